@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   -- create .venv if missing, install, run the built-in default
+#   make test  -- same set-up, then the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lossybench-installed
+
+.PHONY: run test setup system-deps lint clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip setuptools wheel
+
+# Re-install when the project metadata changes; torch/torchvision come from the
+# machine's local wheels through its pip configuration.
+$(STAMP): pyproject.toml | $(BIN)/python
+	bash scripts/install-system-deps.sh
+	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+run: $(STAMP)
+	$(BIN)/bench codecs sweep --out results/default-sweep.json --plot results/default-sweep.png
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info results

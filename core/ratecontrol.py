@@ -1,0 +1,330 @@
+"""Rate control: the codec setting that hits a bit-rate target, with few encodes.
+
+For each image, all targets share one table of (setting → real bpp). Settings are
+mapped to a coordinate ``u`` along which bits grow; each step interpolates
+log(bpp) linearly between the nearest measured settings on either side of the target
+(regula falsi in log-rate, which is close to linear for every codec we ship), and
+falls back to bisection when an interval fails to shrink. Discrete knobs stop when
+two adjacent levels bracket the target; continuous knobs when the bpp is within
+``rel_tol`` below the target.
+
+Policy ``floor`` (default) returns the largest setting whose bpp is not above the
+target; ``nearest`` the setting whose bpp is closest to it. A target outside what the
+codec can reach for this image is *flagged* (``too_low``/``too_high``) and answered
+with the extreme setting, never silently moved.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from lossybench.codec import Codec, bits_per_pixel
+from lossybench.errors import CodecError, OutOfRangeError
+
+Policy = Literal["floor", "nearest"]
+Status = Literal["ok", "too_low", "too_high"]
+#: Bit-rate targets the tool accepts (bits per pixel).
+MIN_TARGET, MAX_TARGET = 0.005, 24.0
+#: Without data, assume bits grow 2**6-fold over a knob's whole range.
+PRIOR_LOG_SPAN = math.log(64.0)
+
+
+@dataclass(frozen=True)
+class Trial:
+    quality: float
+    bpp: float
+    bitstream: bytes
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """The answer for one target: the setting, its real bpp and its bitstream."""
+
+    target: float
+    quality: float
+    bpp: float
+    bitstream: bytes
+    status: Status
+    encode_seconds: float = 0.0
+
+    @property
+    def reached(self) -> bool:
+        return self.status == "ok"
+
+
+def validate_targets(targets: list[float]) -> list[float]:
+    out = []
+    for t in targets:
+        if (
+            not isinstance(t, int | float)
+            or not math.isfinite(t)
+            or not MIN_TARGET <= t <= MAX_TARGET
+        ):
+            raise OutOfRangeError(
+                f"bit-rate target {t!r} bpp is outside [{MIN_TARGET}, {MAX_TARGET}] "
+                "(example: --bpp 0.1,0.25,0.5,1,2)"
+            )
+        out.append(float(t))
+    return out
+
+
+class RateSearch:
+    """Searches one codec on one image; keeps every trial so targets share encodes."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        image: np.ndarray,
+        policy: Policy = "floor",
+        rel_tol: float = 0.02,
+        max_trials: int = 40,
+    ) -> None:
+        if policy not in ("floor", "nearest"):
+            raise OutOfRangeError(f"rate policy must be 'floor' or 'nearest', not {policy!r}")
+        self.codec = codec
+        self.image = image
+        self.policy = policy
+        self.rel_tol = rel_tol
+        self.max_trials = max_trials
+        self.height, self.width = image.shape[:2]
+        q = codec.quality
+        self.levels = q.levels
+        self.discrete = self.levels is not None
+        self.u_max = float(len(self.levels) - 1) if self.levels is not None else 1.0
+        self.u_res = 1.0 if self.discrete else 1e-4
+        self.trials: dict[float, Trial] = {}
+        self.encodes = 0
+
+    # -- coordinate mapping ---------------------------------------------------------
+    def quality_at(self, u: float) -> float:
+        q = self.codec.quality
+        if not q.higher_is_better:
+            u = self.u_max - u
+        if self.levels is not None:
+            return self.levels[round(u)]
+        if q.log_scale:
+            return float(
+                math.exp(math.log(q.minimum) + u * (math.log(q.maximum) - math.log(q.minimum)))
+            )
+        return q.minimum + u * (q.maximum - q.minimum)
+
+    def u_of(self, quality: float) -> float:
+        q = self.codec.quality
+        if self.levels is not None:
+            u = round((quality - q.minimum) / q.step)
+        elif q.log_scale:
+            u = (math.log(quality) - math.log(q.minimum)) / (
+                math.log(q.maximum) - math.log(q.minimum)
+            )
+        else:
+            u = (quality - q.minimum) / (q.maximum - q.minimum)
+        u = min(max(u, 0.0), self.u_max)
+        return self.u_max - u if not q.higher_is_better else u
+
+    # -- trials -----------------------------------------------------------------------
+    def trial(self, u: float) -> Trial:
+        u = float(min(max(u, 0.0), self.u_max))
+        if self.discrete:
+            u = float(round(u))
+        hit = self.trials.get(u)
+        if hit is None:
+            quality = self.quality_at(u)
+            start = time.perf_counter()
+            bits = self.codec.encode(self.image, quality)
+            seconds = time.perf_counter() - start
+            self.encodes += 1
+            if not bits:
+                raise CodecError(f"{self.codec.name}: encode returned no bytes at {quality:g}")
+            hit = Trial(
+                quality, bits_per_pixel(bits, self.width, self.height), bytes(bits), seconds
+            )
+            self.trials[u] = hit
+        return hit
+
+    def bracket(self, target: float) -> tuple[float | None, float | None]:
+        """(largest u below the first crossing with bpp <= target, smallest u with bpp > target)."""
+        us = sorted(self.trials)
+        hi = next((u for u in us if self.trials[u].bpp > target), None)
+        below = [u for u in us if self.trials[u].bpp <= target and (hi is None or u < hi)]
+        return (below[-1] if below else None), hi
+
+    # -- search -------------------------------------------------------------------------
+    def solve(self, targets: list[float]) -> list[RatePoint]:
+        validate_targets(targets)
+        answers = {t: self._solve_one(t) for t in sorted(set(targets))}
+        return [answers[t] for t in targets]
+
+    def _point(self, target: float, u: float, status: Status) -> RatePoint:
+        tr = self.trials[u]
+        return RatePoint(target, tr.quality, tr.bpp, tr.bitstream, status, tr.seconds)
+
+    def _finish(self, target: float, lo: float | None, hi: float | None) -> RatePoint:
+        if lo is None:
+            assert hi is not None
+            return self._point(target, hi, "too_low")
+        if hi is None:
+            return self._point(target, lo, "too_high")
+        if self.policy == "nearest":
+            d_lo = target - self.trials[lo].bpp
+            d_hi = self.trials[hi].bpp - target
+            return self._point(target, hi if d_hi < d_lo else lo, "ok")
+        return self._point(target, lo, "ok")
+
+    def _finish_close(self, target: float, lo: float, hi: float | None) -> RatePoint:
+        """A continuous knob within tolerance below the target: done, no upper trial needed."""
+        if self.policy == "nearest" and hi is not None:
+            return self._finish(target, lo, hi)
+        return self._point(target, lo, "ok")
+
+    def _solve_one(self, target: float) -> RatePoint:
+        streak: tuple[str, int] = ("", 0)  # which bracket side moved, how often in a row
+        for _ in range(self.max_trials):
+            lo, hi = self.bracket(target)
+            if hi is not None and hi <= 0.0:
+                return self._finish(target, None, hi)
+            if lo is not None and lo >= self.u_max and hi is None:
+                return self._finish(target, lo, None)
+            if (
+                lo is not None
+                and not self.discrete
+                and self.trials[lo].bpp >= target * (1 - self.rel_tol)
+            ):
+                return self._finish_close(target, lo, hi)
+            if lo is not None and hi is not None:
+                if hi - lo <= self.u_res:
+                    return self._finish(target, lo, hi)
+                if (
+                    not self.discrete
+                    and self.policy == "nearest"
+                    and self.trials[hi].bpp <= target * (1 + self.rel_tol)
+                ):
+                    return self._finish(target, lo, hi)
+            u = self._propose(target, lo, hi, bisect=streak[1] >= 3)
+            if self._known(u) and lo is not None and hi is not None:
+                u = 0.5 * (lo + hi)
+            if self._known(u):  # nothing new to learn: the bracket is as tight as it gets
+                return (
+                    self._finish(target, lo, hi)
+                    if lo is not None or hi is not None
+                    else self._point(target, u, "ok")
+                )
+            tr = self.trial(u)
+            side = "lo" if tr.bpp <= target else "hi"
+            streak = (side, streak[1] + 1 if streak[0] == side else 1)
+        lo, hi = self.bracket(target)
+        return self._finish(target, lo, hi)
+
+    def _x(self, u: float) -> float:
+        """The codec's rate axis at (possibly fractional) ``u``; grows with bits."""
+        q = self.codec.quality
+        v = self.u_max - u if not q.higher_is_better else u
+        if self.levels is not None:
+            quality = q.minimum + v * q.step
+        elif q.log_scale:
+            quality = math.exp(
+                math.log(q.minimum) + v * (math.log(q.maximum) - math.log(q.minimum))
+            )
+        else:
+            quality = q.minimum + v * (q.maximum - q.minimum)
+        x = self.codec.rate_axis(quality)
+        return x if q.higher_is_better else -x
+
+    def _u_at_x(self, x: float, a: float, b: float) -> float:
+        """Invert the (monotone) rate axis on [a, b] by bisection: no encodes."""
+        for _ in range(50):
+            m = 0.5 * (a + b)
+            if self._x(m) <= x:
+                a = m
+            else:
+                b = m
+        return 0.5 * (a + b)
+
+    def _interpolate(self, log_target: float, lo: float, hi: float) -> float:
+        """Where the measured curve crosses the target between ``lo`` and ``hi``.
+
+        Works on the codec's rate axis, where log(bpp) is close to linear. With three
+        or more monotone trials a PCHIP follows the remaining curvature; with two it is
+        the secant.
+        """
+        pts = [(self._x(u), math.log(self.trials[u].bpp)) for u in sorted(self.trials)]
+        mono = [pts[0]]
+        for x, b in pts[1:]:
+            if b > mono[-1][1] and x > mono[-1][0]:
+                mono.append((x, b))
+        x_lo, x_hi = self._x(lo), self._x(hi)
+        b_lo, b_hi = math.log(self.trials[lo].bpp), math.log(self.trials[hi].bpp)
+        xs = [x for x, _ in mono]
+        if len(mono) >= 3 and x_lo in xs and x_hi in xs:
+            from scipy.interpolate import PchipInterpolator
+
+            curve = PchipInterpolator(xs, [b for _, b in mono])
+            a, b = x_lo, x_hi
+            for _ in range(50):
+                m = 0.5 * (a + b)
+                if curve(m) <= log_target:
+                    a = m
+                else:
+                    b = m
+            x_star = 0.5 * (a + b)
+        else:
+            frac = (log_target - b_lo) / (b_hi - b_lo) if b_hi > b_lo else 0.5
+            x_star = x_lo + min(max(frac, 0.0), 1.0) * (x_hi - x_lo)
+        return self._u_at_x(x_star, lo, hi)
+
+    def _guess(self, target: float) -> float | None:
+        q = self.codec.initial_guess(target, self.width, self.height)
+        if q is None:
+            return None
+        q = min(max(q, self.codec.quality.minimum), self.codec.quality.maximum)
+        u = self.u_of(q)
+        return None if self._known(u) else u
+
+    def _known(self, u: float) -> bool:
+        return (float(round(u)) if self.discrete else u) in self.trials
+
+    def _slope(self, us: list[float]) -> float:
+        """d log(bpp) / dx from two trials, or a prior spanning 2**6 over the knob's range."""
+        if len(us) == 2 and us[0] != us[1]:
+            a, b = self.trials[us[0]], self.trials[us[1]]
+            s = (math.log(b.bpp) - math.log(a.bpp)) / (self._x(us[1]) - self._x(us[0]))
+            if s > 1e-6:
+                return s
+        return PRIOR_LOG_SPAN / (self._x(self.u_max) - self._x(0.0))
+
+    def _propose(self, target: float, lo: float | None, hi: float | None, bisect: bool) -> float:
+        lt = math.log(target)
+        if lo is not None and hi is not None:
+            # bisect when interpolation keeps landing on one side
+            u = 0.5 * (lo + hi) if bisect else self._interpolate(lt, lo, hi)
+            if self.discrete:
+                u = float(math.floor(u + 1e-9))
+                u = min(max(u, lo + 1), hi - 1)
+            else:
+                margin = 0.02 * (hi - lo)
+                u = min(max(u, lo + margin), hi - margin)
+            return u
+        guess = self._guess(target)
+        if guess is not None and (lo is None or guess > lo) and (hi is None or guess < hi):
+            return guess
+        if lo is None and hi is None:
+            q = self.codec.quality.default
+            return self.u_of(q) if q is not None else 0.5 * self.u_max
+        us = sorted(self.trials)
+        if hi is None:  # every trial is below the target: step up along the rate axis
+            assert lo is not None
+            x = self._x(lo) + (lt - math.log(self.trials[lo].bpp)) / self._slope(
+                [u for u in us if u <= lo][-2:]
+            )
+            u = self._u_at_x(x, lo, self.u_max) if x < self._x(self.u_max) else self.u_max
+            return float(min(math.ceil(u - 1e-9), self.u_max)) if self.discrete else u
+        x = self._x(hi) - (math.log(self.trials[hi].bpp) - lt) / self._slope(
+            [u for u in us if u >= hi][:2]
+        )
+        u = self._u_at_x(x, 0.0, hi) if x > self._x(0.0) else 0.0
+        return float(max(math.floor(u + 1e-9), 0.0)) if self.discrete else u

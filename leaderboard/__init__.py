@@ -1,0 +1,1 @@
+"""The leaderboard: validate, recompute, rank and publish submitted results."""

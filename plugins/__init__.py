@@ -1,0 +1,1 @@
+"""Built-in plugins; each module registers through the ``lossybench`` entry-point group."""

@@ -1,0 +1,43 @@
+"""Lossy WebP through Pillow's libwebp.
+
+Defaults equal ``Image.save(format="WEBP", quality=q)`` (``method`` 4, Pillow's
+single-image default) so that numbers match CompressAI's bench byte for byte;
+``method`` trades encoder speed for size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image, features
+
+from lossybench import hookimpl
+from lossybench.codec import Backend, CodecOption, QualityRange
+from lossybench.pillow_codec import PillowCodec
+
+
+class WebpCodec(PillowCodec):
+    name = "webp"
+    description = "WebP (lossy VP8, libwebp via Pillow)"
+    pillow_format = "WEBP"
+    suffix = ".webp"
+    # Pillow's own default quality is 80.
+    quality = QualityRange(0, 100, kind="discrete", step=1, default=80)
+    options = (
+        CodecOption(
+            "method", 4, "encoder effort, 0 = fast .. 6 = slowest/smallest", tuple(range(7))
+        ),
+    )
+
+    def save_params(self, quality: float) -> dict[str, Any]:
+        # lossless=False is Pillow's default; spelled out because this codec is the lossy mode.
+        return {"quality": int(quality), "method": self.settings["method"], "lossless": False}
+
+    @classmethod
+    def backend(cls) -> Backend:
+        return Backend("libwebp", features.version("webp") or "?", f"Pillow {Image.__version__}")
+
+
+@hookimpl
+def lossybench_codecs() -> list[type[PillowCodec]]:
+    return [WebpCodec]
