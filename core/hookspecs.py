@@ -19,7 +19,7 @@ that raises or returns garbage cannot affect any other plugin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lossybench.markers import hookspec
 
@@ -88,4 +88,14 @@ def lossybench_diagnostics() -> list[str]:
     it, keeps its other registrations, and returns one message per problem here
     (naming the file and what to fix). ``bench list`` shows them with the plugin and
     distribution they came from.
+    """
+
+
+@hookspec
+def lossybench_commands() -> list[tuple[str, Any]]:
+    """Return ``(name, typer.Typer)`` pairs to mount as ``bench NAME ...`` sub-commands.
+
+    This is how the leaderboard adds ``bench leaderboard``, and how a third party adds
+    its own commands, without the core importing them. Names must not shadow a built-in
+    command; a failing or malformed return is reported by ``bench list`` and skipped.
     """

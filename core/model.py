@@ -40,7 +40,13 @@ def sha256_file(path: str | Path) -> str:
 
 @dataclass
 class LoadedModel(ABC):
-    """A built model ready for inference on decoded uint8 RGB images."""
+    """A built model ready for inference on decoded uint8 RGB images.
+
+    Inference is split in two so that preprocessing (resize, crop, normalise: CPU
+    work) can run in worker processes while the main process runs :meth:`forward`
+    on batches. :meth:`preprocess` must therefore be picklable-friendly and free of
+    model state.
+    """
 
     family: str
     name: str
@@ -50,14 +56,22 @@ class LoadedModel(ABC):
     device: str = "cpu"
 
     @abstractmethod
-    def predict(self, images: Sequence[np.ndarray]) -> list[Any]:
-        """Predictions for a batch of (H, W, 3) uint8 images, in the task's format.
+    def preprocess(self, image: np.ndarray) -> Any:
+        """One decoded (H, W, 3) uint8 image → the model's input (e.g. a CHW tensor)."""
 
-        classification: a 1-D float array of class scores (logits) per image;
-        detection: ``{"boxes": (N, 4) xyxy in original pixels, "scores": (N,),
-        "labels": (N,) dataset category ids}``; segmentation: an (H, W) integer
-        class map at the original resolution.
+    @abstractmethod
+    def forward(self, inputs: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[Any]:
+        """Predictions for preprocessed inputs; ``sizes`` are the original (H, W).
+
+        classification: a 1-D float numpy array of class scores (logits) per image;
+        detection: ``{"boxes": (N, 4) float xyxy in original pixels, "scores": (N,),
+        "labels": (N,) int dataset category ids}``; segmentation: an (H, W) integer
+        numpy class map at the original resolution.
         """
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[Any]:
+        return self.forward([self.preprocess(im) for im in images],
+                            [im.shape[:2] for im in images])
 
     def info(self) -> dict[str, Any]:
         return {
@@ -87,8 +101,13 @@ class ModelFamily(ABC):
     ) -> LoadedModel:
         """Build ``model`` for ``task``.
 
-        ``weights`` is a checkpoint path, ``"random"``, or None for the pretrained
-        default (from the torch hub cache; downloaded when online). Offline without
-        weights, raise :class:`lossybench.errors.ModelError` naming the missing file
-        and where to put it. Unknown model names raise with close matches.
+        ``weights`` is a checkpoint path, ``"random"``, ``"package:DIST[/PATH]"`` or
+        None for the pretrained default (from the family's cache: torch hub or Hugging
+        Face hub; downloaded when online). Offline without weights, raise
+        :class:`lossybench.errors.ModelError` naming the missing file and where to put
+        it. Unknown model names raise with close matches.
+
+        ``num_classes`` is the number of classes the dataset has: the classifier size
+        for random weights; for trained weights a check (a model with fewer outputs
+        than the dataset has classes is an error).
         """

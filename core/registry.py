@@ -88,6 +88,7 @@ class Registry:
     errors: list[PluginFailure] = field(default_factory=list)
     plugins: dict[str, Origin] = field(default_factory=dict)
     disabled: list[str] = field(default_factory=list)
+    commands: dict[str, tuple[Any, Origin]] = field(default_factory=dict)
 
     def add(self, kind: str, name: str, obj: Any, origin: Origin) -> None:
         if name in self.conflicts[kind]:
@@ -221,6 +222,28 @@ class PluginHost:
         registry.plugins[origin.plugin] = origin
         return True
 
+    def collect_commands(self, registry: Registry) -> None:
+        for impl in self.pm.hook.lossybench_commands.get_hookimpls():
+            origin = registry.plugins.get(impl.plugin_name, Origin(impl.plugin_name))
+            where = f"{origin.distribution} {origin.version}"
+            try:
+                pairs = list(impl.function() or [])
+                for name, app in pairs:
+                    if not isinstance(name, str) or not NAME_RE.match(name):
+                        raise TypeError(f"command name {name!r} is not a lower-case identifier")
+                    if not hasattr(app, "registered_commands"):
+                        raise TypeError(f"command {name!r} is not a typer.Typer app")
+                    if name in registry.commands:
+                        other = registry.commands[name][1]
+                        raise TypeError(f"command {name!r} is already provided by {other}")
+                    registry.commands[name] = (app, origin)
+            except Exception as exc:
+                registry.errors.append(
+                    PluginFailure(
+                        origin.plugin, where, f"{type(exc).__name__}: {exc}", "lossybench_commands"
+                    )
+                )
+
     def collect_diagnostics(self, registry: Registry) -> None:
         for impl in self.pm.hook.lossybench_diagnostics.get_hookimpls():
             origin = registry.plugins.get(impl.plugin_name, Origin(impl.plugin_name))
@@ -328,6 +351,7 @@ def load_registry(
         if name not in blocked:
             host.register(plugin, Origin(name, "<direct>", "-"), registry)
     host.collect(registry)
+    host.collect_commands(registry)
     host.collect_diagnostics(registry)
     registry.errors.extend(registry.conflict_errors())
     return registry

@@ -1,0 +1,117 @@
+"""Run configuration: what `bench run` options and `--config run.toml` files hold.
+
+A result stores its configuration; replaying it with ``bench run --config`` reproduces
+the run exactly (same data hash, codecs, settings, seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lossybench.errors import LossybenchError
+from lossybench.ratecontrol import validate_targets
+
+DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    task: str = Field(description="task name, e.g. classification")
+    model: str = Field(description="FAMILY:NAME, e.g. timm:resnet50 or torchvision:resnet50")
+    weights: str | None = Field(
+        default=None, description="checkpoint path, 'random', or None = pretrained"
+    )
+    dataset: str = Field(description="FORMAT[:LOCATION], e.g. imagefolder:/data/val")
+    dataset_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="format options, e.g. {split = 'val'}"
+    )
+    task_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="task options, e.g. {num_classes = 10}"
+    )
+    codecs: list[str] = Field(
+        default_factory=list, description="NAME[:k=v,...]; empty = every available codec"
+    )
+    bpp: list[float] | None = None
+    quality: list[float] | None = None
+    policy: Literal["floor", "nearest"] = "floor"
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    device: str = "cpu"
+    workers: int = Field(default=1, ge=0, le=256)
+    limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    out: str = "results"
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+    @field_validator("bpp")
+    @classmethod
+    def _targets(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("bpp list is empty")
+            validate_targets(v)
+        return v
+
+    def points(self) -> tuple[str, list[float]]:
+        if self.bpp is not None and self.quality is not None:
+            raise LossybenchError("give bpp targets or quality settings, not both")
+        if self.quality is not None:
+            return "quality", list(self.quality)
+        return "bpp", list(self.bpp if self.bpp is not None else DEFAULT_BPP)
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the results (not where they go or how fast they are made)."""
+        return self.model_dump(exclude={"out", "workers", "batch_size", "device", "name"})
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+
+    def run_name(self) -> str:
+        if self.name:
+            return self.name
+        safe = "".join(
+            c if c.isalnum() or c in "._-" else "-"
+            for c in f"{self.task}-{self.model}-{self.dataset.split(':')[0]}"
+        )
+        return f"{safe}-{self.digest()[:8]}"
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a TOML (or a result JSON's ``config``) and apply command-line overrides."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise LossybenchError(f"cannot read config {p}: {exc}") from exc
+    try:
+        data = json.loads(text).get("config", {}) if p.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise LossybenchError(f"{p}: not valid TOML/JSON: {exc}") from exc
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return make_config(data, str(p))
+
+
+def make_config(data: dict[str, Any], where: str = "options") -> RunConfig:
+    try:
+        return RunConfig(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise LossybenchError(f"invalid run configuration in {where}: {problems}") from None
+
+
+def to_toml(cfg: RunConfig) -> str:
+    """A TOML file that replays ``cfg`` (``bench run --config FILE``)."""
+    lines = []
+    for key, value in cfg.model_dump().items():
+        if value is None:
+            continue
+        lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,172 @@
+"""``imagefolder:PATH``: one sub-folder per class, as torchvision's ImageFolder reads it.
+
+A model's output *i* must mean the dataset's class *i*, so the class index of each
+folder is chosen by the first rule that applies:
+
+1. ``class_index.json`` (or ``imagenet_class_index.json``) in PATH or its parent, in
+   ImageNet's format ``{"0": ["n01440764", "tench"], ...}``: folders are looked up by
+   wnid (or by class name);
+2. every folder name is an ImageNet-1k wnid (``n01440764``): the ImageNet index, so
+   an ImageNet validation subset scores correctly against a 1000-class model;
+3. every folder name is an integer: that integer;
+4. otherwise: sorted folder names → 0..K-1 (torchvision's ImageFolder convention).
+
+Images are found recursively inside each class folder, sorted; files whose suffix is
+not an image suffix (:data:`lossybench.image.IMAGE_SUFFIXES`) and hidden files are
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lossybench import hookimpl
+from lossybench.dataset import Dataset, Sample
+from lossybench.errors import DatasetError
+from lossybench.image import IMAGE_SUFFIXES
+
+INDEX_FILES = ("class_index.json", "imagenet_class_index.json")
+WNID_RE = re.compile(r"^n\d{8}$")
+
+
+def imagenet_categories() -> list[dict[str, Any]]:
+    """The 1000 ImageNet-1k classes in index order, from timm's bundled synset list."""
+    try:
+        from timm.data import ImageNetInfo
+    except ImportError:
+        raise DatasetError("ImageNet class names come from timm: pip install timm") from None
+    info = ImageNetInfo()
+    return [
+        {"id": i, "name": info.index_to_description(i), "wnid": wnid}
+        for i, wnid in enumerate(info.label_names())
+    ]
+
+
+def read_class_index(path: Path) -> list[dict[str, Any]]:
+    """Categories from an ImageNet-format ``class_index.json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read it as JSON ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise DatasetError(f'{path}: expected {{"0": ["n01440764", "tench"], ...}}')
+    cats = []
+    for key, value in data.items():
+        if not (key.isascii() and key.isdigit()) or not (
+            isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) for v in value)
+        ):
+            raise DatasetError(
+                f'{path}: entry {key!r}: expected "INDEX": ["WNID", "NAME"], got {value!r}'
+            )
+        cats.append({"id": int(key), "name": value[1], "wnid": value[0]})
+    return sorted(cats, key=lambda c: c["id"])
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted, hidden entries skipped)."""
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+                out.append(Path(root) / name)
+    return out
+
+
+class ImageFolder(Dataset):
+    name = "imagefolder"
+    description = "one sub-folder per class (ImageNet wnids, integers or any names)"
+    task = "classification"
+
+    def __init__(self, location: str | None = None) -> None:  # takes no options
+        super().__init__(location)
+        if not location:
+            raise DatasetError("imagefolder needs a folder: --dataset imagefolder:PATH")
+        root = Path(location).expanduser()
+        if not root.exists():
+            raise DatasetError(f"imagefolder: {root} does not exist")
+        if not root.is_dir():
+            raise DatasetError(f"imagefolder: {root} is not a folder (one sub-folder per class)")
+        self.root = root
+        folders = sorted(p.name for p in root.iterdir() if p.is_dir()
+                         and not p.name.startswith("."))
+        if not folders:
+            raise DatasetError(
+                f"imagefolder: {root} has no class sub-folders; expected "
+                f"{root}/<class>/<image>.jpg"
+            )
+        self.mode, self.class_to_idx, self._categories = self._classes(folders)
+        self.items: list[tuple[str, Path, int]] = []
+        for folder in folders:
+            for path in find_images(root / folder):
+                rel = path.relative_to(root).as_posix()
+                self.items.append((rel, path, self.class_to_idx[folder]))
+        if not self.items:
+            raise DatasetError(
+                f"imagefolder: no images in the class folders of {root} "
+                f"(suffixes {', '.join(IMAGE_SUFFIXES)})"
+            )
+
+    def _classes(
+        self, folders: list[str]
+    ) -> tuple[str, dict[str, int], list[dict[str, Any]]]:
+        """(mode, folder → index, categories) by the rules in the module docstring."""
+        for base in (self.root, self.root.parent):
+            for fname in INDEX_FILES:
+                path = base / fname
+                if path.is_file():
+                    cats = read_class_index(path)
+                    lookup = {c["wnid"]: c["id"] for c in cats}
+                    for c in cats:
+                        lookup.setdefault(c["name"], c["id"])
+                    missing = [f for f in folders if f not in lookup]
+                    if missing:
+                        raise DatasetError(
+                            f"imagefolder: folder(s) {', '.join(missing[:5])} of {self.root} "
+                            f"are not in {path} (neither as wnid nor as class name)"
+                        )
+                    return f"class_index:{path}", {f: lookup[f] for f in folders}, cats
+        if all(WNID_RE.match(f) for f in folders):
+            cats = imagenet_categories()
+            lookup = {c["wnid"]: c["id"] for c in cats}
+            if all(f in lookup for f in folders):
+                return "imagenet-wnid", {f: lookup[f] for f in folders}, cats
+            unknown = [f for f in folders if f not in lookup]
+            warnings.warn(
+                f"imagefolder: {self.root} has wnid folders that are not ImageNet-1k classes "
+                f"({', '.join(unknown[:5])}); using sorted folder order 0..K-1 instead "
+                "(add a class_index.json to choose the indices)",
+                stacklevel=3,
+            )
+        elif all(f.isascii() and f.isdigit() for f in folders):
+            ints = {f: int(f) for f in folders}
+            if len(set(ints.values())) != len(ints):
+                raise DatasetError(
+                    f"imagefolder: integer folder names in {self.root} name the same class "
+                    "twice (e.g. '1' and '01'); rename one"
+                )
+            cats = [{"id": i, "name": f} for f, i in sorted(ints.items(), key=lambda x: x[1])]
+            return "integer", ints, cats
+        idx = {f: i for i, f in enumerate(folders)}
+        return "sorted", idx, [{"id": i, "name": f} for f, i in idx.items()]
+
+    def samples(self) -> Iterator[Sample]:
+        for rel, path, label in self.items:
+            yield Sample(id=rel, source=str(path), target=label)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def categories(self) -> list[dict[str, Any]]:
+        return list(self._categories)
+
+
+@hookimpl
+def lossybench_datasets() -> list[type[Dataset]]:
+    return [ImageFolder]

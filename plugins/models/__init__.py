@@ -1,0 +1,1 @@
+"""Model-family plugins: one module per family."""
