@@ -277,6 +277,12 @@ def sweep_cmd(
     plot: Annotated[
         Path | None, typer.Option(help="Write a rate–distortion plot (.png or .svg).")
     ] = None,
+    cache: Annotated[
+        str | None, typer.Option(help="Bitstream cache directory [default: user cache].")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
+    ] = False,
 ) -> None:
     """Compress images with codecs at bit-rate targets or settings; report bpp, PSNR, MS-SSIM.
 
@@ -291,6 +297,7 @@ def sweep_cmd(
 
       bench codecs sweep photos/ -c jpeg --quality 10,50,90 --json > jpeg.json
     """
+    from lossybench.cache import CodecCache
     from lossybench.sweep import run_sweep
 
     if bpp is not None and quality is not None:
@@ -318,6 +325,7 @@ def sweep_cmd(
             policy=policy,  # type: ignore[arg-type]
             with_ms_ssim=ms_ssim,
             on_step=lambda: bar.advance(task),
+            cache_root=None if no_cache else str(CodecCache(cache).root),
         )
     data = result.as_json()
     if out:
@@ -468,6 +476,16 @@ def run_cmd(
         str | None,
         typer.Option(help="Run name (file stem); default derives from the configuration."),
     ] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            help="Bitstream cache directory, shared by runs, tasks and models "
+            "[default: the user cache dir, or $LOSSYBENCH_CACHE]."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
+    ] = False,
     dataset_option: Annotated[
         list[str] | None,
         typer.Option(
@@ -534,12 +552,15 @@ def run_cmd(
         "seed": seed,
         "out": out,
         "name": name,
+        "cache": cache,
         "dataset_options": parse_options(dataset_option, "--dataset-option"),
         "task_options": parse_options(task_option, "--task-option"),
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     if quality:
         overrides["bpp"] = None
+    if no_cache:
+        overrides["cache"] = None
     if config is not None:
         base = load_config(config).model_dump()
         suite = [{**base, **overrides}]
@@ -563,6 +584,80 @@ def run_cmd(
     if as_json:
         payload = [json.loads(r.model_dump_json()) for r in results]
         stdout.print_json(json.dumps(payload[0] if len(payload) == 1 else payload))
+
+
+cache_app = typer.Typer(
+    help="The on-disk bitstream cache: what it holds, pruning.", no_args_is_help=True
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info_cmd(
+    cache: Annotated[
+        str | None, typer.Option(help="Cache directory [default: user cache].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Where the cache is and how much it holds.
+
+    Example: bench cache info
+    """
+    from lossybench.cache import CodecCache
+
+    info = CodecCache(cache).info()
+    if as_json:
+        stdout.print_json(json.dumps(info))
+        return
+    t = Table(title="Bitstream cache", title_justify="left", show_header=False)
+    for k, v in info.items():
+        t.add_row(k, f"{v / 1e6:.1f} MB" if k == "bytes" else str(v))
+    stdout.print(t)
+
+
+@cache_app.command("prune")
+def cache_prune_cmd(
+    cache: Annotated[
+        str | None, typer.Option(help="Cache directory [default: user cache].")
+    ] = None,
+    max_size: Annotated[
+        str | None,
+        typer.Option(help="Keep the most recently used files within this size, e.g. 5GB or 500MB."),
+    ] = None,
+    older_than: Annotated[
+        float | None, typer.Option(help="Delete files not used for this many days.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Delete everything.")] = False,
+) -> None:
+    """Free space: by size (least recently used first), by age, or everything.
+
+    Examples:
+
+      bench cache prune --max-size 5GB
+
+      bench cache prune --older-than 30
+    """
+    from lossybench.cache import CodecCache
+
+    if max_size is None and older_than is None and not all_:
+        raise OutOfRangeError("say what to prune: --max-size SIZE, --older-than DAYS or --all")
+    out = CodecCache(cache).prune(
+        max_bytes=parse_size(max_size) if max_size else None,
+        older_than_days=older_than,
+        everything=all_,
+    )
+    console.print(f"removed {out['removed_files']} files, freed {out['freed_bytes'] / 1e6:.1f} MB")
+
+
+def parse_size(text: str) -> int:
+    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+    t = text.strip().upper()
+    num = t.rstrip("KMGTB")
+    unit = t[len(num) :]
+    try:
+        return int(float(num) * units[unit])
+    except (ValueError, KeyError):
+        raise OutOfRangeError(f"size {text!r} is not like 500MB or 5GB") from None
 
 
 @app.command("schema")
@@ -623,7 +718,7 @@ def report_cmd(
             console.print(f"wrote {w}")
 
 
-BUILTIN_COMMANDS = {"list", "codecs", "run", "schema", "report"}
+BUILTIN_COMMANDS = {"list", "codecs", "run", "schema", "report", "cache"}
 
 
 def _argv_disables(argv: list[str]) -> list[str]:

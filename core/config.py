@@ -47,6 +47,10 @@ class RunConfig(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
     out: str = "results"
+    cache: str | None = Field(
+        default="default",
+        description="bitstream cache directory; 'default' = user cache; None = off",
+    )
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
     @field_validator("bpp")
@@ -67,7 +71,16 @@ class RunConfig(BaseModel):
 
     def identity(self) -> dict[str, Any]:
         """What determines the results (not where they go or how fast they are made)."""
-        return self.model_dump(exclude={"out", "workers", "batch_size", "device", "name"})
+        return self.model_dump(exclude={"out", "workers", "batch_size", "device", "name", "cache"})
+
+    def cache_root(self) -> str | None:
+        if self.cache is None:
+            return None
+        if self.cache == "default":
+            from lossybench.cache import default_root
+
+            return str(default_root())
+        return self.cache
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()

@@ -8,10 +8,12 @@ processes while the main process runs inference.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossybench.cache import CodecCache, image_key
 from lossybench.codec import Codec, bits_per_pixel
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError
@@ -32,6 +34,8 @@ class Compressed:
     status: str = "ok"
     decoded: np.ndarray | None = None
     error: str | None = None
+    encode_seconds: float | None = None
+    decode_seconds: float | None = None
 
 
 @dataclass
@@ -48,38 +52,56 @@ def describe(exc: BaseException) -> str:
 
 
 def codec_stage(
-    sample: Sample, codecs: list[Codec], mode: str, points: list[float], policy: Policy
+    sample: Sample,
+    codecs: list[Codec],
+    mode: str,
+    points: list[float],
+    policy: Policy,
+    cache_root: str | None = None,
 ) -> ImageWork:
-    """Compress and decode one image with every codec at every point; never raises."""
+    """Compress and decode one image with every codec at every point; never raises.
+
+    With ``cache_root``, rate tables and chosen bitstreams are read from and written to
+    the on-disk :mod:`lossybench.cache`, so a repeated image encodes nothing.
+    """
     try:
         image = sample.image()
     except Exception as exc:
         return ImageWork(sample.id, None, error=describe(exc))
     h, w = image.shape[:2]
     work = ImageWork(sample.id, image)
+    cache = CodecCache(cache_root) if cache_root is not None else None
+    key = image_key(image) if cache is not None else ""
     for codec in codecs:
         try:
             if mode == "bpp":
-                search = RateSearch(codec, image, policy=policy)
+                entry = cache.entry(key, codec) if cache is not None else None
+                search = RateSearch(codec, image, policy=policy, cache=entry)
                 chosen = [
-                    (p.target, p.quality, p.bitstream, p.status) for p in search.solve(points)
+                    (p.target, p.quality, p.bitstream, p.status, p.encode_seconds)
+                    for p in search.solve(points)
                 ]
                 work.encodes[codec.label] = search.encodes
             else:
-                chosen = [
-                    (q, q, codec.encode(image, codec.quality.validate(q)), "ok") for q in points
-                ]
+                chosen = []
+                for q in points:
+                    start = time.perf_counter()
+                    bits = codec.encode(image, codec.quality.validate(q))
+                    chosen.append((q, q, bits, "ok", time.perf_counter() - start))
                 work.encodes[codec.label] = len(points)
         except Exception as exc:
             msg = f"{w}x{h}: {describe(exc)}"
             work.items.extend(Compressed(codec.label, p, error=msg) for p in points)
             continue
-        for point, quality, bits, status in chosen:
+        for point, quality, bits, status, enc_s in chosen:
             item = Compressed(
-                codec.label, point, quality, len(bits), bits_per_pixel(bits, w, h), status=status
+                codec.label, point, quality, len(bits), bits_per_pixel(bits, w, h), status=status,
+                encode_seconds=enc_s,
             )
             try:
+                start = time.perf_counter()
                 decoded = codec.safe_decode(bits)
+                item.decode_seconds = time.perf_counter() - start
                 if decoded.shape != image.shape:
                     raise LossybenchError(
                         f"{codec.name}: decoded shape {decoded.shape} differs from {image.shape}"

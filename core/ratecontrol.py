@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from lossybench.cache import CacheEntry
 from lossybench.codec import Codec, bits_per_pixel
 from lossybench.errors import CodecError, OutOfRangeError
 
@@ -38,7 +39,7 @@ PRIOR_LOG_SPAN = math.log(64.0)
 class Trial:
     quality: float
     bpp: float
-    bitstream: bytes
+    bitstream: bytes | None  # None: known from the cache's rate table, bytes not loaded yet
     seconds: float = 0.0
 
 
@@ -84,6 +85,7 @@ class RateSearch:
         policy: Policy = "floor",
         rel_tol: float = 0.02,
         max_trials: int = 40,
+        cache: CacheEntry | None = None,
     ) -> None:
         if policy not in ("floor", "nearest"):
             raise OutOfRangeError(f"rate policy must be 'floor' or 'nearest', not {policy!r}")
@@ -100,6 +102,17 @@ class RateSearch:
         self.u_res = 1.0 if self.discrete else 1e-4
         self.trials: dict[float, Trial] = {}
         self.encodes = 0
+        self.cache = cache
+        self._new: dict[float, int] = {}  # trials made by this search: quality -> bytes
+        if cache is not None:
+            for quality, nbytes in cache.table().items():
+                q = self.codec.quality
+                if not q.minimum <= quality <= q.maximum:
+                    continue
+                u = self.u_of(quality)
+                self.trials[u] = Trial(
+                    quality, bits_per_pixel(nbytes, self.width, self.height), None
+                )
 
     # -- coordinate mapping ---------------------------------------------------------
     def quality_at(self, u: float) -> float:
@@ -145,7 +158,25 @@ class RateSearch:
                 quality, bits_per_pixel(bits, self.width, self.height), bytes(bits), seconds
             )
             self.trials[u] = hit
+            self._new[quality] = len(bits)
         return hit
+
+    def _bytes_of(self, u: float) -> Trial:
+        """The trial at ``u`` with its bitstream: from memory, the cache, or one encode."""
+        tr = self.trials[u]
+        if tr.bitstream is not None:
+            return tr
+        bits = self.cache.bitstream(tr.quality) if self.cache is not None else None
+        seconds = 0.0
+        if bits is None:
+            start = time.perf_counter()
+            bits = bytes(self.codec.encode(self.image, tr.quality))
+            seconds = time.perf_counter() - start
+            self.encodes += 1
+            self._new[tr.quality] = len(bits)
+        tr = Trial(tr.quality, bits_per_pixel(bits, self.width, self.height), bits, seconds)
+        self.trials[u] = tr
+        return tr
 
     def bracket(self, target: float) -> tuple[float | None, float | None]:
         """(largest u below the first crossing with bpp <= target, smallest u with bpp > target)."""
@@ -158,10 +189,17 @@ class RateSearch:
     def solve(self, targets: list[float]) -> list[RatePoint]:
         validate_targets(targets)
         answers = {t: self._solve_one(t) for t in sorted(set(targets))}
+        if self.cache is not None:
+            if self._new:
+                self.cache.save_table(self._new)
+            for p in answers.values():
+                if self.cache.bitstream(p.quality, len(p.bitstream)) is None:
+                    self.cache.put_bitstream(p.quality, p.bitstream)
         return [answers[t] for t in targets]
 
     def _point(self, target: float, u: float, status: Status) -> RatePoint:
-        tr = self.trials[u]
+        tr = self._bytes_of(u)
+        assert tr.bitstream is not None
         return RatePoint(target, tr.quality, tr.bpp, tr.bitstream, status, tr.seconds)
 
     def _finish(self, target: float, lo: float | None, hi: float | None) -> RatePoint:

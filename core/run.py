@@ -251,7 +251,7 @@ def _stream(
     res: Resolved, samples: list[Sample], workers: int
 ) -> Iterator[tuple[Sample, ImageWork]]:
     """Codec work for each sample, in order, with at most 2×workers images in flight."""
-    args = (res.codecs, res.mode, res.points, res.config.policy)
+    args = (res.codecs, res.mode, res.points, res.config.policy, res.config.cache_root())
     if workers <= 0:
         for s in samples:
             yield s, codec_stage(s, *args)

@@ -10,16 +10,15 @@ counted in ``flagged`` (so a "0.1 bpp" JPEG point may average 0.19 bpp: look at 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lossybench.codec import Codec, bits_per_pixel
+from lossybench.codec import Codec
 from lossybench.dataset import Sample
-from lossybench.errors import LossybenchError
-from lossybench.metrics import finite_mean, ms_ssim, psnr
-from lossybench.ratecontrol import Policy, RateSearch, validate_targets
+from lossybench.metrics import finite_mean, ms_ssim
+from lossybench.pipeline import ImageWork, codec_stage
+from lossybench.ratecontrol import Policy, validate_targets
 
 
 @dataclass
@@ -125,8 +124,13 @@ def run_sweep(
     policy: Policy = "floor",
     with_ms_ssim: bool = True,
     on_step: Callable[[], None] | None = None,
+    cache_root: str | None = None,
 ) -> SweepResult:
-    """Sweep every codec over every sample; one bad image or codec never stops the rest."""
+    """Sweep every codec over every sample; one bad image or codec never stops the rest.
+
+    The per-image work is the run's own codec stage (:func:`lossybench.pipeline.codec_stage`),
+    so a sweep and a run compress, decode and measure identically.
+    """
     if (bpp is None) == (quality is None):
         raise ValueError("give exactly one of bpp targets or quality settings")
     mode = "bpp" if bpp is not None else "quality"
@@ -141,80 +145,44 @@ def run_sweep(
         codecs={c.label: {**c.identity(), "quality": c.quality.describe()} for c in codecs},
     )
     for sample in samples:
-        try:
-            image = sample.image()
-        except LossybenchError as exc:
-            result.errors.append(SweepError(sample.id, None, str(exc)))
+        work = codec_stage(sample, codecs, mode, points, policy, cache_root)
+        if work.image is None:
+            result.errors.append(SweepError(sample.id, None, work.error or "unreadable"))
+        else:
+            result.images += 1
+            _collect(result, work, with_ms_ssim)
+        if on_step:
             for _ in codecs:
-                if on_step:
-                    on_step()
-            continue
-        result.images += 1
-        h, w = image.shape[:2]
-        for codec in codecs:
-            try:
-                result.records.extend(
-                    _sweep_one(
-                        codec, sample.id, image, mode, points, policy, with_ms_ssim, result.encodes
-                    )
-                )
-            except Exception as exc:  # one codec failing on one image must not stop the sweep
-                msg = (
-                    str(exc) if isinstance(exc, LossybenchError) else f"{type(exc).__name__}: {exc}"
-                )
-                result.errors.append(SweepError(sample.id, codec.label, f"{w}x{h}: {msg}"))
-            if on_step:
                 on_step()
     return result
 
 
-def _sweep_one(
-    codec: Codec,
-    image_id: str,
-    image: Any,
-    mode: str,
-    points: list[float],
-    policy: Policy,
-    with_ms_ssim: bool,
-    encodes: dict[str, int],
-) -> list[ImageRecord]:
+def _collect(result: SweepResult, work: ImageWork, with_ms_ssim: bool) -> None:
+    image = work.image
+    assert image is not None
     h, w = image.shape[:2]
-    if mode == "bpp":
-        search = RateSearch(codec, image, policy=policy)
-        chosen = [
-            (p.target, p.quality, p.bitstream, p.status, p.encode_seconds)
-            for p in search.solve(points)
-        ]
-        encodes[codec.label] = encodes.get(codec.label, 0) + search.encodes
-    else:
-        chosen = []
-        for q in points:
-            t0 = time.perf_counter()
-            bits = codec.encode(image, codec.quality.validate(q))
-            chosen.append((q, q, bits, "ok", time.perf_counter() - t0))
-    records = []
-    for point, q, bits, status, enc_s in chosen:
-        t0 = time.perf_counter()
-        decoded = codec.safe_decode(bits)
-        dec_s = time.perf_counter() - t0
-        if decoded.shape != image.shape:
-            raise LossybenchError(
-                f"{codec.name}: decoded shape {decoded.shape} differs from input {image.shape}"
-            )
-        records.append(
+    failed: set[str] = set()
+    for codec, n in work.encodes.items():
+        result.encodes[codec] = result.encodes.get(codec, 0) + n
+    for it in work.items:
+        if it.error is not None or it.decoded is None:
+            if it.codec not in failed:  # one line per (image, codec), not per point
+                failed.add(it.codec)
+                result.errors.append(SweepError(work.sample_id, it.codec, it.error or "failed"))
+            continue
+        result.records.append(
             ImageRecord(
-                image=image_id,
-                codec=codec.label,
-                point=point,
-                quality=q,
-                bpp=bits_per_pixel(bits, w, h),
-                psnr=psnr(image, decoded),
-                ms_ssim=ms_ssim(image, decoded) if with_ms_ssim else math.nan,
-                status=status,
-                encode_seconds=enc_s,
-                decode_seconds=dec_s,
+                image=work.sample_id,
+                codec=it.codec,
+                point=it.point,
+                quality=float(it.quality if it.quality is not None else math.nan),
+                bpp=float(it.bpp if it.bpp is not None else math.nan),
+                psnr=float(it.psnr if it.psnr is not None else math.nan),
+                ms_ssim=ms_ssim(image, it.decoded) if with_ms_ssim else math.nan,
+                status=it.status,
+                encode_seconds=it.encode_seconds or 0.0,
+                decode_seconds=it.decode_seconds or 0.0,
                 width=w,
                 height=h,
             )
         )
-    return records

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages behind lossybench's built-in external codecs.
+# Install the Debian packages behind lossybench's built-in external codecs, and the
+# headless browser the leaderboard page tests run in (chromium, chromium-driver).
 #
 # Idempotent: does nothing (not even `apt-get update`) when every program is present.
 # Never fails the build: without apt-get, root or sudo it prints a warning and exits 0,
 # because the codecs that need these programs are simply not registered and their
-# tests skip with the reason.
+# tests skip with the reason (as do the browser tests without chromium).
 #
 # Set LOSSYBENCH_SKIP_SYSTEM_DEPS=1 to skip this step entirely.
 set -u
@@ -12,6 +13,8 @@ set -u
 # "debian-package:program program ..." -- the programs that prove the package is there.
 PACKAGES=(
     "libjpeg-turbo-progs:cjpeg djpeg"
+    "chromium:chromium"
+    "chromium-driver:chromedriver"
 )
 
 warn() { printf 'install-system-deps: WARNING: %s\n' "$*" >&2; }
@@ -69,7 +72,7 @@ fi
 for pkg in "${missing[@]}"; do
     if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "$pkg"; then
         warn "apt-get install $pkg failed; install it by hand." \
-             "The external codecs that need it stay unregistered and their tests skip."
+             "The external codecs (or browser tests) that need it stay unregistered or skip."
     fi
 done
 

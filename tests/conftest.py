@@ -24,3 +24,17 @@ def registry():
     from lossybench.registry import load_registry
 
     return load_registry()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep the bitstream cache out of the user's home, shared by the session's runs."""
+    import os
+
+    old = os.environ.get("LOSSYBENCH_CACHE")
+    os.environ["LOSSYBENCH_CACHE"] = str(tmp_path_factory.mktemp("bitstream-cache"))
+    yield
+    if old is None:
+        os.environ.pop("LOSSYBENCH_CACHE", None)
+    else:
+        os.environ["LOSSYBENCH_CACHE"] = old

@@ -1,0 +1,1 @@
+"""Synthetic, pipeline-faithful result files for the leaderboard tests."""
