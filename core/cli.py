@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -401,13 +402,18 @@ def _run_one(cfg_data: dict[str, Any], as_json: bool, plot: bool) -> Any:
     reg = registry()
     with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.dataset}"):
         res = resolve(cfg, reg)
-    samples = len(res.dataset) if cfg.limit is None else min(cfg.limit, len(res.dataset))
+    samples = len(res.dataset)
     points = len(res.points) * len(res.codecs)
-    with progress() as bar:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    with progress(disable=not main_rank) as bar:
         task = bar.add_task(
-            f"{cfg.task}: {len(res.codecs)} codecs × {len(res.points)} points", total=samples
+            f"{cfg.task}: {len(res.codecs)} codecs × {len(res.points)} points",
+            total=-(-samples // world),  # this rank's share
         )
         result, path = execute(res, on_image=lambda _id: bar.advance(task))
+    if result is None:  # a torchrun rank other than 0: rank 0 reports
+        return None
     written = plot_results([result], path.with_suffix("")) if plot else []
     if not as_json:
         stdout.print(summary_table(result))
@@ -580,8 +586,8 @@ def run_cmd(
         save_config.write_text("".join(to_toml(make_config(c)) for c in suite))
         console.print(f"wrote {save_config}")
         return
-    results = [_run_one(c, as_json, plot) for c in suite]
-    if as_json:
+    results = [r for r in (_run_one(c, as_json, plot) for c in suite) if r is not None]
+    if as_json and results:
         payload = [json.loads(r.model_dump_json()) for r in results]
         stdout.print_json(json.dumps(payload[0] if len(payload) == 1 else payload))
 

@@ -110,6 +110,8 @@ class RateSearch:
                 if not q.minimum <= quality <= q.maximum:
                     continue
                 u = self.u_of(quality)
+                if self.discrete:  # the level as the codec spells it (7, not 7.0)
+                    quality = self.quality_at(u)
                 self.trials[u] = Trial(
                     quality, bits_per_pixel(nbytes, self.width, self.height), None
                 )

@@ -149,12 +149,16 @@ class RecordLog:
     def __init__(self, path: Path, digest: str) -> None:
         self.path = path
         self.digest = digest
-        self.done: dict[str, list[dict[str, Any]]] = {}
+        self.done: set[str] = set()  # ids only: memory must not grow with the dataset
         if path.exists():
             self._load()
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_line({"lossybench_records": RECORDS_FORMAT, "config_sha256": digest})
+            self._write_line(self.header(digest))
+
+    @staticmethod
+    def header(digest: str) -> dict[str, Any]:
+        return {"lossybench_records": RECORDS_FORMAT, "config_sha256": digest}
 
     def _load(self) -> None:
         lines = self.path.read_bytes().split(b"\n")
@@ -177,7 +181,7 @@ class RecordLog:
                         "use another --out or --name, or delete it to start over"
                     )
             else:
-                self.done.setdefault(obj["image"], []).append(obj)
+                self.done.add(obj["image"])
             good.append(raw)
         # rewrite without a torn tail so later appends stay valid JSONL
         self.path.write_bytes(b"\n".join(good) + b"\n")
@@ -195,10 +199,18 @@ class RecordLog:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        self.done[records[0]["image"]] = records
+        self.done.add(records[0]["image"])
 
-    def records(self) -> list[dict[str, Any]]:
-        return [r for recs in self.done.values() for r in recs]
+    def records(self, wanted: set[str] | None = None) -> list[dict[str, Any]]:
+        """Read the records back (of the ``wanted`` images only, if given)."""
+        out = []
+        with open(self.path, encoding="utf-8") as f:
+            next(f, None)  # header
+            for line in f:
+                rec = json.loads(line)
+                if wanted is None or rec["image"] in wanted:
+                    out.append(rec)
+        return out
 
 
 def finite(x: float | None) -> float | None:
@@ -235,7 +247,6 @@ def image_records(
             "bpp": it.bpp,
             "psnr": finite(it.psnr),
             "status": it.status,
-            "encodes": work.encodes.get(it.codec),
             "error": it.error,
             "outcome": None,
         }
@@ -247,6 +258,13 @@ def image_records(
 
 
 # -- execution -------------------------------------------------------------------------
+def _worker_init() -> None:
+    """One compute thread per codec worker: the workers already fill the cores."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 def _stream(
     res: Resolved, samples: list[Sample], workers: int
 ) -> Iterator[tuple[Sample, ImageWork]]:
@@ -258,7 +276,9 @@ def _stream(
         return
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
+    ) as pool:
         pending: deque[tuple[Sample, Future[ImageWork]]] = deque()
         it = iter(samples)
         for s in it:
@@ -273,40 +293,81 @@ def _stream(
             yield s, fut.result()
 
 
+def set_threads(workers: int) -> None:
+    """Give inference the cores the codec workers leave free (at least one)."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, (cores or 1) - workers))
+
+
 def execute(
     res: Resolved, on_image: Callable[[str], None] | None = None, command: list[str] | None = None
-) -> tuple[RunResult, Path]:
+) -> tuple[RunResult | None, Path]:
+    """Run, resume or (under torchrun) run one shard; rank 0 returns the result.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) each rank takes every N-th image, appends
+    to its own shard JSONL, and rank 0 gathers the records, writes them in dataset
+    order and builds the one result: identical to a single-process run.
+    """
+    from lossybench import distributed
+
     cfg = res.config
     import numpy as np
     import torch
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
+    set_threads(cfg.workers)
     start = time.perf_counter()
     out_dir = Path(cfg.out)
     name = cfg.run_name()
     samples = list(res.dataset.samples())
     if not samples:
         raise DatasetError(f"dataset {cfg.dataset!r} has no images")
-    log = RecordLog(out_dir / f"{name}.jsonl", cfg.digest())
-    todo = [s for s in samples if s.id not in log.done]
-    for s in samples:
+    world = distributed.World.from_env(cfg.device)
+    mine = samples[world.rank :: world.size]
+    shard = out_dir / (
+        f"{name}.jsonl" if world.size == 1 else f"{name}.rank{world.rank}-of-{world.size}.jsonl"
+    )
+    log = RecordLog(shard, cfg.digest())
+    todo = [s for s in mine if s.id not in log.done]
+    for s in mine:
         if s.id in log.done and on_image:
             on_image(s.id)
     for sample, work in _stream(res, todo, cfg.workers):
         log.append_image(image_records(work, sample, res.task, res.model, cfg.batch_size))
         if on_image:
             on_image(sample.id)
-    wanted = {s.id for s in samples}
-    records = [r for r in log.records() if r["image"] in wanted]
+    wanted = {s.id for s in mine}
+    records = log.records(wanted)
+    final = out_dir / f"{name}.jsonl"
+    if world.size > 1:
+        gathered = world.gather(records)
+        if not world.is_main:
+            world.close()
+            return None, final
+        order = {s.id: i for i, s in enumerate(samples)}
+        records = sorted((r for part in gathered for r in part), key=lambda r: order[r["image"]])
+        write_records(final, cfg.digest(), records)
     result = build_result(
-        res, records, log.path, time.perf_counter() - start, command or sys.argv, samples
+        res, records, final, time.perf_counter() - start, command or sys.argv, samples
     )
     out_path = out_dir / f"{name}.json"
     tmp = out_path.with_suffix(".json.tmp")
     tmp.write_text(result.model_dump_json(indent=2))
     os.replace(tmp, out_path)
+    world.close()
     return result, out_path
+
+
+def write_records(path: Path, digest: str, records: list[dict[str, Any]]) -> None:
+    """The whole JSONL at once, atomically, in the byte format RecordLog appends."""
+    lines = [RecordLog.header(digest), *records]
+    text = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in lines)
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def summarize_points(
