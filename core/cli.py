@@ -284,6 +284,9 @@ def sweep_cmd(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(help="Codec worker processes; 0 = in-process.", min=0)
+    ] = 2,
 ) -> None:
     """Compress images with codecs at bit-rate targets or settings; report bpp, PSNR, MS-SSIM.
 
@@ -327,6 +330,7 @@ def sweep_cmd(
             with_ms_ssim=ms_ssim,
             on_step=lambda: bar.advance(task),
             cache_root=None if no_cache else str(CodecCache(cache).root),
+            workers=workers,
         )
     data = result.as_json()
     if out:

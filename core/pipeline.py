@@ -8,8 +8,14 @@ processes while the main process runs inference.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +23,7 @@ from lossybench.cache import CodecCache, image_key
 from lossybench.codec import Codec, bits_per_pixel
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError
-from lossybench.metrics import psnr
+from lossybench.metrics import ms_ssim, psnr
 from lossybench.ratecontrol import Policy, RateSearch
 
 
@@ -36,6 +42,7 @@ class Compressed:
     error: str | None = None
     encode_seconds: float | None = None
     decode_seconds: float | None = None
+    ms_ssim: float | None = None
 
 
 @dataclass
@@ -58,6 +65,7 @@ def codec_stage(
     points: list[float],
     policy: Policy,
     cache_root: str | None = None,
+    with_ms_ssim: bool = False,
 ) -> ImageWork:
     """Compress and decode one image with every codec at every point; never raises.
 
@@ -108,7 +116,44 @@ def codec_stage(
                     )
                 item.decoded = decoded
                 item.psnr = psnr(image, decoded)
+                if with_ms_ssim:
+                    item.ms_ssim = ms_ssim(image, decoded)
             except Exception as exc:
                 item.error = describe(exc)
             work.items.append(item)
     return work
+
+
+def _worker_init() -> None:
+    """One compute thread per codec worker: the workers already fill the cores."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def stream(
+    samples: Iterable[Sample], args: tuple[Any, ...], workers: int
+) -> Iterator[tuple[Sample, ImageWork]]:
+    """:func:`codec_stage` for each sample, in order; ``workers`` processes, at most
+    2×workers images in flight so memory stays flat (0 = in this process)."""
+    if workers <= 0:
+        for s in samples:
+            yield s, codec_stage(s, *args)
+        return
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
+    ) as pool:
+        pending: deque[tuple[Sample, Future[ImageWork]]] = deque()
+        it = iter(samples)
+        for s in it:
+            pending.append((s, pool.submit(codec_stage, s, *args)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            s, fut = pending.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(codec_stage, nxt, *args)))
+            yield s, fut.result()

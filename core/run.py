@@ -16,10 +16,8 @@ import os
 import platform
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from lossybench.config import RunConfig
 from lossybench.dataset import Dataset, Sample, Subset
 from lossybench.errors import DatasetError, LossybenchError, OutOfRangeError
 from lossybench.model import LoadedModel, ModelFamily
-from lossybench.pipeline import ImageWork, codec_stage
+from lossybench.pipeline import ImageWork, stream
 from lossybench.registry import Registry
 from lossybench.results import RunResult
 from lossybench.task import Task
@@ -51,6 +49,9 @@ class Resolved:
     mode: str
     points: list[float]
     task_details: dict[str, Any]
+    #: encodes actually made by this process per codec label (cache hits excluded): for
+    #: benchmarks and the console, never for results, which must not depend on the cache
+    encodes: dict[str, int] = field(default_factory=dict)
 
 
 def build_codecs(specs: list[str] | None, reg: Registry, quiet: bool = False) -> list[Codec]:
@@ -258,39 +259,11 @@ def image_records(
 
 
 # -- execution -------------------------------------------------------------------------
-def _worker_init() -> None:
-    """One compute thread per codec worker: the workers already fill the cores."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
 def _stream(
     res: Resolved, samples: list[Sample], workers: int
 ) -> Iterator[tuple[Sample, ImageWork]]:
-    """Codec work for each sample, in order, with at most 2×workers images in flight."""
     args = (res.codecs, res.mode, res.points, res.config.policy, res.config.cache_root())
-    if workers <= 0:
-        for s in samples:
-            yield s, codec_stage(s, *args)
-        return
-    import multiprocessing as mp
-
-    with ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
-    ) as pool:
-        pending: deque[tuple[Sample, Future[ImageWork]]] = deque()
-        it = iter(samples)
-        for s in it:
-            pending.append((s, pool.submit(codec_stage, s, *args)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            s, fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(codec_stage, nxt, *args)))
-            yield s, fut.result()
+    return stream(samples, args, workers)
 
 
 def set_threads(workers: int) -> None:
@@ -336,6 +309,8 @@ def execute(
         if s.id in log.done and on_image:
             on_image(s.id)
     for sample, work in _stream(res, todo, cfg.workers):
+        for label, n in work.encodes.items():
+            res.encodes[label] = res.encodes.get(label, 0) + n
         log.append_image(image_records(work, sample, res.task, res.model, cfg.batch_size))
         if on_image:
             on_image(sample.id)

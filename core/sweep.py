@@ -16,8 +16,8 @@ from typing import Any
 
 from lossybench.codec import Codec
 from lossybench.dataset import Sample
-from lossybench.metrics import finite_mean, ms_ssim
-from lossybench.pipeline import ImageWork, codec_stage
+from lossybench.metrics import finite_mean
+from lossybench.pipeline import ImageWork, stream
 from lossybench.ratecontrol import Policy, validate_targets
 
 
@@ -125,6 +125,7 @@ def run_sweep(
     with_ms_ssim: bool = True,
     on_step: Callable[[], None] | None = None,
     cache_root: str | None = None,
+    workers: int = 0,
 ) -> SweepResult:
     """Sweep every codec over every sample; one bad image or codec never stops the rest.
 
@@ -144,20 +145,20 @@ def run_sweep(
         points=points,
         codecs={c.label: {**c.identity(), "quality": c.quality.describe()} for c in codecs},
     )
-    for sample in samples:
-        work = codec_stage(sample, codecs, mode, points, policy, cache_root)
+    args = (codecs, mode, points, policy, cache_root, with_ms_ssim)
+    for sample, work in stream(samples, args, workers):
         if work.image is None:
             result.errors.append(SweepError(sample.id, None, work.error or "unreadable"))
         else:
             result.images += 1
-            _collect(result, work, with_ms_ssim)
+            _collect(result, work)
         if on_step:
             for _ in codecs:
                 on_step()
     return result
 
 
-def _collect(result: SweepResult, work: ImageWork, with_ms_ssim: bool) -> None:
+def _collect(result: SweepResult, work: ImageWork) -> None:
     image = work.image
     assert image is not None
     h, w = image.shape[:2]
@@ -178,7 +179,7 @@ def _collect(result: SweepResult, work: ImageWork, with_ms_ssim: bool) -> None:
                 quality=float(it.quality if it.quality is not None else math.nan),
                 bpp=float(it.bpp if it.bpp is not None else math.nan),
                 psnr=float(it.psnr if it.psnr is not None else math.nan),
-                ms_ssim=ms_ssim(image, it.decoded) if with_ms_ssim else math.nan,
+                ms_ssim=it.ms_ssim if it.ms_ssim is not None else math.nan,
                 status=it.status,
                 encode_seconds=it.encode_seconds or 0.0,
                 decode_seconds=it.decode_seconds or 0.0,
