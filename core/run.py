@@ -78,7 +78,8 @@ def build_codecs(specs: list[str] | None, reg: Registry, quiet: bool = False) ->
     for text in specs:
         spec = CodecSpec.parse(text)
         cls = reg.codec(spec.name)
-        cls.check_available()
+        if not spec.settings:  # settings (e.g. checkpoint=PATH) may be what makes it available
+            cls.check_available()
         codecs.append(cls(**spec.settings))
     labels = [c.label for c in codecs]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
