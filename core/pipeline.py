@@ -126,6 +126,11 @@ def codec_stage(
 
 def _worker_init() -> None:
     """One compute thread per codec worker: the workers already fill the cores."""
+    import warnings
+
+    # spawned workers do not inherit the CLI's warning filters; this deprecation comes
+    # from compressai's import of torch.jit and is not the user's business
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
