@@ -24,7 +24,7 @@ from lossybench.registry import Registry, get_registry
 app = typer.Typer(
     name="bench",
     help="lossybench: how much accuracy do vision models lose on lossy-compressed images?",
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -35,6 +35,18 @@ codecs_app = typer.Typer(
 app.add_typer(codecs_app, name="codecs")
 
 DEFAULT_BPP = "0.1,0.25,0.5,1,2"
+
+# options several commands share, spelled once
+CacheDir = Annotated[
+    str | None,
+    typer.Option(
+        help="Bitstream cache directory, shared by runs, tasks and models "
+        "[default: the user cache dir, or $LOSSYBENCH_CACHE]."
+    ),
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
+]
 _state: dict[str, Any] = {"disable": []}
 
 
@@ -278,12 +290,8 @@ def sweep_cmd(
     plot: Annotated[
         Path | None, typer.Option(help="Write a rate–distortion plot (.png or .svg).")
     ] = None,
-    cache: Annotated[
-        str | None, typer.Option(help="Bitstream cache directory [default: user cache].")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
-    ] = False,
+    cache: CacheDir = None,
+    no_cache: NoCache = False,
     workers: Annotated[
         int, typer.Option(help="Codec worker processes; 0 = in-process.", min=0)
     ] = 2,
@@ -486,16 +494,8 @@ def run_cmd(
         str | None,
         typer.Option(help="Run name (file stem); default derives from the configuration."),
     ] = None,
-    cache: Annotated[
-        str | None,
-        typer.Option(
-            help="Bitstream cache directory, shared by runs, tasks and models "
-            "[default: the user cache dir, or $LOSSYBENCH_CACHE]."
-        ),
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
-    ] = False,
+    cache: CacheDir = None,
+    no_cache: NoCache = False,
     dataset_option: Annotated[
         list[str] | None,
         typer.Option(
@@ -604,9 +604,7 @@ app.add_typer(cache_app, name="cache")
 
 @cache_app.command("info")
 def cache_info_cmd(
-    cache: Annotated[
-        str | None, typer.Option(help="Cache directory [default: user cache].")
-    ] = None,
+    cache: CacheDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Where the cache is and how much it holds.
@@ -627,9 +625,7 @@ def cache_info_cmd(
 
 @cache_app.command("prune")
 def cache_prune_cmd(
-    cache: Annotated[
-        str | None, typer.Option(help="Cache directory [default: user cache].")
-    ] = None,
+    cache: CacheDir = None,
     max_size: Annotated[
         str | None,
         typer.Option(help="Keep the most recently used files within this size, e.g. 5GB or 500MB."),

@@ -189,7 +189,10 @@ def _views(board: Path) -> list[Any]:
 
 @app.command("show")
 def show_cmd(board: BoardOpt, as_json: JsonOpt = False) -> None:
-    """Print the ranked boards (one per task and dataset) and the codec view."""
+    """Print the ranked boards (one per task and dataset) and the codec view.
+
+    Example: bench leaderboard show --board board/ --json
+    """
     try:
         views = _views(board)
     except LossybenchError as exc:

@@ -95,3 +95,19 @@ def test_help_explains_options_with_examples():
     out = bench("codecs", "sweep", "--help").stdout
     for word in ("--codec", "--bpp", "--quality", "--policy", "--json", "--plot", "Example"):
         assert word in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["list", "run", "schema", "report", "cache info", "cache prune", "codecs sweep",
+     "leaderboard validate", "leaderboard submit", "leaderboard show", "leaderboard render"],
+)
+def test_every_command_has_help_with_an_example(command):
+    from typer.testing import CliRunner
+
+    from lossybench.cli import app, mount_plugin_commands
+
+    mount_plugin_commands([])
+    result = CliRunner().invoke(app, [*command.split(), "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output

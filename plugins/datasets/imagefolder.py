@@ -30,22 +30,10 @@ from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
 from lossybench.image import IMAGE_SUFFIXES
+from lossybench.imagenet import imagenet_categories
 
 INDEX_FILES = ("class_index.json", "imagenet_class_index.json")
 WNID_RE = re.compile(r"^n\d{8}$")
-
-
-def imagenet_categories() -> list[dict[str, Any]]:
-    """The 1000 ImageNet-1k classes in index order, from timm's bundled synset list."""
-    try:
-        from timm.data import ImageNetInfo
-    except ImportError:
-        raise DatasetError("ImageNet class names come from timm: pip install timm") from None
-    info = ImageNetInfo()
-    return [
-        {"id": i, "name": info.index_to_description(i), "wnid": wnid}
-        for i, wnid in enumerate(info.label_names())
-    ]
 
 
 def read_class_index(path: Path) -> list[dict[str, Any]]:
@@ -94,12 +82,12 @@ class ImageFolder(Dataset):
         if not root.is_dir():
             raise DatasetError(f"imagefolder: {root} is not a folder (one sub-folder per class)")
         self.root = root
-        folders = sorted(p.name for p in root.iterdir() if p.is_dir()
-                         and not p.name.startswith("."))
+        folders = sorted(
+            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
         if not folders:
             raise DatasetError(
-                f"imagefolder: {root} has no class sub-folders; expected "
-                f"{root}/<class>/<image>.jpg"
+                f"imagefolder: {root} has no class sub-folders; expected {root}/<class>/<image>.jpg"
             )
         self.mode, self.class_to_idx, self._categories = self._classes(folders)
         self.items: list[tuple[str, Path, int]] = []
@@ -113,9 +101,7 @@ class ImageFolder(Dataset):
                 f"(suffixes {', '.join(IMAGE_SUFFIXES)})"
             )
 
-    def _classes(
-        self, folders: list[str]
-    ) -> tuple[str, dict[str, int], list[dict[str, Any]]]:
+    def _classes(self, folders: list[str]) -> tuple[str, dict[str, int], list[dict[str, Any]]]:
         """(mode, folder → index, categories) by the rules in the module docstring."""
         for base in (self.root, self.root.parent):
             for fname in INDEX_FILES:

@@ -18,6 +18,7 @@ from typing import Any
 from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
+from lossybench.imagenet import imagenet_categories
 
 DIST = "foolbox"
 FOLDER = "foolbox/data"
@@ -34,19 +35,6 @@ def photo_folder() -> Path:
     if not folder.is_dir():
         raise DatasetError(f"{folder} is missing from the installed foolbox; {INSTALL}")
     return folder
-
-
-def imagenet_categories() -> list[dict[str, Any]]:
-    """The 1000 ImageNet-1k classes in index order: id, name (lemmas) and wnid."""
-    try:
-        from timm.data import ImageNetInfo
-    except ImportError:
-        raise DatasetError("ImageNet class names come from timm: pip install timm") from None
-    info = ImageNetInfo()
-    return [
-        {"id": i, "name": info.index_to_description(i), "wnid": wnid}
-        for i, wnid in enumerate(info.label_names())
-    ]
 
 
 class ImageNetSamples(Dataset):
@@ -69,8 +57,7 @@ class ImageNetSamples(Dataset):
 
     def samples(self) -> Iterator[Sample]:
         for _, label, path in self.files:
-            yield Sample(id=path.stem, source=str(path), target=label,
-                         meta={"package": DIST})
+            yield Sample(id=path.stem, source=str(path), target=label, meta={"package": DIST})
 
     def __len__(self) -> int:
         return len(self.files)
