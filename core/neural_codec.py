@@ -307,6 +307,16 @@ class NeuralCodec(Codec):
         return net(x)["x_hat"]
 
     @classmethod
+    def check_available(cls) -> None:
+        """Every neural codec needs compressai; subclasses add their weights' checks."""
+        try:
+            import compressai  # noqa: F401
+        except ImportError as exc:
+            raise CodecError(
+                f"{cls.name}: compressai is not installed (pip install compressai)"
+            ) from exc
+
+    @classmethod
     def backend(cls) -> Backend:
         try:
             import compressai

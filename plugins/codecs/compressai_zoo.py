@@ -203,11 +203,7 @@ class ZooCodec(NeuralCodec):
 
     @classmethod
     def check_available(cls) -> None:
-        try:
-            import compressai  # noqa: F401
-        except ImportError as exc:
-            raise CodecError(f"{cls.name}: compressai is not installed (pip install compressai)") \
-                from exc
+        super().check_available()  # compressai itself
         if cls.local_levels():
             return
         first = cls.zoo_file(1)

@@ -125,11 +125,7 @@ class LearnedHyperprior(NeuralCodec):
 
     @classmethod
     def check_available(cls) -> None:
-        try:
-            import compressai  # noqa: F401
-        except ImportError as exc:
-            raise CodecError(f"{cls.name}: compressai is not installed (pip install compressai)") \
-                from exc
+        super().check_available()  # compressai itself
         models = sorted({m for m, _ in LEVELS})
         for m in models:
             path, _ = weight_file(m)
