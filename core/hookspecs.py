@@ -55,6 +55,11 @@ def lossybench_models() -> list[type[ModelFamily]]:
     :class:`lossybench.model.ModelFamily` that builds a recognition model from a
     model name and a weights source and owns the model's preprocessing (resize,
     crop, normalise), which lossybench applies *after* decoding, as the study does.
+
+    Optionally its loaded models implement the training API of
+    :class:`lossybench.model.LoadedModel` (``trainable``, ``loss``, ``training_input``)
+    so that ``bench finetune`` can train them: the loss belongs to the family because
+    only the family knows its architecture. Without it, finetuning is refused up front.
     """
 
 
@@ -66,6 +71,10 @@ def lossybench_tasks() -> list[type[Task]]:
     :class:`lossybench.task.Task`: the target format it reads from a dataset, the
     evaluator that accumulates predictions against targets, and the metrics it
     reports (with the name of the headline metric and its range).
+
+    Optionally it implements :meth:`lossybench.task.Task.training_target`, the training
+    target of a sample in a documented format, so that ``bench finetune`` can train on
+    its datasets: the task owns the target format, the model family owns the loss.
     """
 
 

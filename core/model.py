@@ -3,6 +3,23 @@
 The codec always sees the full-resolution original; the model's resize, crop and
 normalisation happen *after* decoding, inside :meth:`LoadedModel.predict`, as in the
 study behind lossybench.
+
+Finetuning (``bench finetune``, :mod:`lossybench.finetune`) needs three more things from
+a model, and only the family can supply them because only it knows the architecture:
+the :meth:`LoadedModel.trainable` module, the training :meth:`LoadedModel.loss`, and
+:meth:`LoadedModel.training_input` (the input plus the geometry targets must match).
+All three are optional: the defaults raise :class:`~lossybench.errors.ModelError`, so a
+family that does not support finetuning is refused before any training starts.
+
+Checkpoint format (what ``bench finetune`` writes as ``model.pt`` and what every
+built-in family's ``build(weights=PATH)`` reads)::
+
+    torch.save({"model": state_dict_for_checkpoint(),      # fp32 tensors by name
+                "preprocessing": LoadedModel.preprocessing,  # what the model saw
+                "finetune": {...}}, path)                     # provenance, JSON-like
+
+Only tensors, strings, numbers, lists and dicts, so ``torch.load(weights_only=True)``
+reads it; a raw state dict or one under ``"state_dict"`` loads too.
 """
 
 from __future__ import annotations
@@ -15,6 +32,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from lossybench.errors import ModelError
 
 
 @dataclass
@@ -72,6 +91,53 @@ class LoadedModel(ABC):
     def predict(self, images: Sequence[np.ndarray]) -> list[Any]:
         return self.forward([self.preprocess(im) for im in images],
                             [im.shape[:2] for im in images])
+
+    # -- optional training API (bench finetune) -------------------------------------
+    def trainable(self) -> Any:
+        """The ``torch.nn.Module`` whose parameters finetuning updates.
+
+        The finetune loop switches it between ``train()`` and ``eval()`` itself, and
+        :meth:`forward` must use it (so evaluation during training sees the new weights).
+        """
+        raise ModelError(
+            f"model family {self.family!r} does not support finetuning "
+            f"({self.family}:{self.name} has no training API)"
+        )
+
+    def training_input(self, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
+        """One decoded image → (model input, (H, W) that training targets must match).
+
+        Why a separate hook: dense targets (boxes, masks) have to follow any resize the
+        preprocessing does. The default uses :meth:`preprocess` and reports the input
+        tensor's last two dimensions, which is right when preprocessing resizes without
+        cropping (torchvision segmentation) or not at all (torchvision detection, whose
+        models resize inside and rescale the targets themselves). A family whose
+        preprocessing crops dense inputs must override this.
+        """
+        x = self.preprocess(image)
+        shape = getattr(x, "shape", None)
+        size = tuple(int(v) for v in shape[-2:]) if shape is not None and len(shape) >= 2 \
+            else tuple(image.shape[:2])
+        return x, (size[0], size[1])
+
+    def loss(self, inputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        """The scalar training loss (a ``torch.Tensor`` with grad) of one batch.
+
+        ``inputs`` come from :meth:`training_input`; ``targets`` from
+        :meth:`lossybench.task.Task.training_target` in the format that task documents
+        (a class-index tensor; ``{"boxes", "labels"}``; a mask with ignore index 255).
+        The module is in train mode; the loss is a mean over the batch, so gradient
+        accumulation can divide it by the number of micro-batches.
+        """
+        raise ModelError(
+            f"model family {self.family!r} does not support finetuning "
+            f"({self.family}:{self.name} defines no training loss)"
+        )
+
+    def state_dict_for_checkpoint(self) -> dict[str, Any]:
+        """The fp32 tensors by name that this family's ``build(weights=PATH)`` loads back."""
+        return {k: v.detach().float().cpu() if v.is_floating_point() else v.detach().cpu()
+                for k, v in self.trainable().state_dict().items()}
 
     def info(self) -> dict[str, Any]:
         return {

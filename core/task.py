@@ -4,6 +4,11 @@ Why outcomes: every aggregate metric is a pure function of per-image outcome rec
 (JSON objects). The run writes them to a JSONL sidecar, so results can be re-aggregated,
 bootstrapped, resumed after a crash and gathered across torch.distributed ranks
 without keeping any evaluator state in memory.
+
+Finetuning (``bench finetune``) also needs *training targets*: the task owns the target
+format of its datasets, so :meth:`Task.training_target` turns a sample's target into
+the tensors a model family's ``LoadedModel.loss`` consumes. The loss itself lives in
+the family (it knows its architecture); the task only promises the format below.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from lossybench.dataset import Dataset, Sample
+from lossybench.errors import LossybenchError
+
+#: Value of ignored pixels in segmentation training targets, whatever the dataset's own
+#: ignore index is (the value torchvision's and mmsegmentation's recipes use).
+TRAIN_IGNORE_INDEX = 255
 
 
 class Task(ABC):
@@ -49,3 +59,22 @@ class Task(ABC):
     @abstractmethod
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         """Every metric in ``metrics`` from per-image outcomes (order-independent)."""
+
+    def training_target(self, sample: Sample, size: tuple[int, int]) -> Any:
+        """``sample``'s target for training, in the geometry of a model input of ``size``.
+
+        ``size`` is the (H, W) the model's ``training_input`` reports; dense targets are
+        rescaled to it (the image itself is rescaled by the model's preprocessing, so the
+        two stay aligned). Formats, as the built-in families' losses expect them:
+
+        * classification: a 0-d ``torch.int64`` tensor holding the class index;
+        * detection: ``{"boxes": float32 (N, 4) xyxy in pixels of size, "labels":
+          int64 (N,) category ids}`` — torchvision's detection target format;
+        * segmentation: an int64 (H, W) tensor of class ids, nearest-resized, with
+          ignored pixels set to :data:`TRAIN_IGNORE_INDEX`.
+
+        The default raises: a task without training targets cannot be finetuned on.
+        """
+        raise LossybenchError(
+            f"task {self.name!r} does not support finetuning (it defines no training targets)"
+        )

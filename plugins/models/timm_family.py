@@ -258,6 +258,33 @@ def build_pretrained(model: str, **kwargs: Any) -> tuple[Any, WeightsInfo]:
 # -- checkpoints -----------------------------------------------------------------------
 def read_state_dict(path: Path) -> tuple[dict[str, Any], str | None]:
     """(tensor dict, key it was found under) from a checkpoint file."""
+    state, key, _ = read_checkpoint(path)
+    return state, key
+
+
+#: Keys of a saved ``preprocessing`` record that rebuild timm's eval transform.
+TRANSFORM_KEYS = ("input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std")
+
+
+def saved_preprocessing(extras: dict[str, Any]) -> dict[str, Any] | None:
+    """The transform a checkpoint says its weights were trained and evaluated with.
+
+    ``bench finetune`` writes ``{"model": ..., "preprocessing": ...}``: a model finetuned
+    from weights with their own pipeline (the EfficientNet-Lite0 file) must be evaluated
+    with that pipeline too, although its sha256 is no longer in WEIGHTS_PREPROCESSING.
+    """
+    pre = extras.get("preprocessing")
+    if not isinstance(pre, dict) or not all(k in pre for k in TRANSFORM_KEYS):
+        return None
+    out = {k: pre[k] for k in TRANSFORM_KEYS}
+    out["input_size"] = tuple(out["input_size"])
+    out["mean"], out["std"] = tuple(out["mean"]), tuple(out["std"])
+    out["source"] = f"saved with the checkpoint ({pre.get('source', 'unknown')})"
+    return out
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+    """(tensor dict, key it was found under, the checkpoint's other top-level entries)."""
     import pickle
 
     import torch
@@ -265,7 +292,7 @@ def read_state_dict(path: Path) -> tuple[dict[str, Any], str | None]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return dict(load_file(str(path), device="cpu")), None
+        return dict(load_file(str(path), device="cpu")), None, {}
     trust = os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=not trust)
@@ -279,9 +306,11 @@ def read_state_dict(path: Path) -> tuple[dict[str, Any], str | None]:
     except Exception as exc:
         raise ModelError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
     key = None
+    extras: dict[str, Any] = {}
     if isinstance(obj, dict):
         for k in CHECKPOINT_KEYS:
             if isinstance(obj.get(k), dict):
+                extras = {x: v for x, v in obj.items() if x != k}
                 obj, key = obj[k], k
                 break
     if hasattr(obj, "state_dict") and not isinstance(obj, dict):
@@ -298,7 +327,7 @@ def read_state_dict(path: Path) -> tuple[dict[str, Any], str | None]:
         while k.startswith("module."):
             k = k[len("module."):]
         out[k] = v
-    return out, key
+    return out, key, extras
 
 
 def classifier_outputs(model: str, state: dict[str, Any]) -> int | None:
@@ -491,6 +520,19 @@ class TimmModel(LoadedModel):
             logits = self.net(batch).float().cpu().numpy()
         return [np.asarray(row, dtype=np.float32) for row in logits]
 
+    # -- training API (bench finetune) ---------------------------------------------------
+    def trainable(self) -> Any:
+        return self.net
+
+    def loss(self, inputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        """Cross-entropy over class indices (inputs are same-size tensors: timm crops)."""
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.stack(list(inputs)).to(self.device)
+        y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
+        return F.cross_entropy(self.net(x).float(), y)
+
 
 class TimmFamily(ModelFamily):
     name = "timm"
@@ -527,7 +569,7 @@ class TimmFamily(ModelFamily):
                     raise ModelError(f"--weights {weights}: no such file (give a checkpoint "
                                      "path, 'random', or package:DIST/PATH)")
                 source = weights
-            state, _ = read_state_dict(path)
+            state, _, extras = read_checkpoint(path)
             kwargs = {}
             outputs = classifier_outputs(model, state)
             if outputs:
@@ -544,7 +586,9 @@ class TimmFamily(ModelFamily):
                 state = remap_lukemelas(state, net)
             load_into(net, state, path, model)
             info = WeightsInfo.from_file(source, path)
-            override = WEIGHTS_PREPROCESSING.get(info.sha256 or "")
+            override = WEIGHTS_PREPROCESSING.get(info.sha256 or "") or saved_preprocessing(
+                extras
+            )
         outputs = getattr(net, "num_classes", None)
         if num_classes and outputs and num_classes > outputs:
             raise ModelError(

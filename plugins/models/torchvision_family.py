@@ -34,6 +34,7 @@ import numpy as np
 from lossybench import hookimpl
 from lossybench.errors import ModelError
 from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
+from lossybench.task import TRAIN_IGNORE_INDEX
 
 TASKS = ("classification", "detection", "segmentation")
 
@@ -308,6 +309,58 @@ class TorchvisionModel(LoadedModel):
             .numpy()
             for lg, hw in zip(logits, sizes, strict=True)
         ]
+
+
+    # -- training API (bench finetune) ---------------------------------------------------
+    def trainable(self) -> Any:
+        return self.net
+
+    def loss(self, inputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        """The loss torchvision's own training references use for each task.
+
+        classification: cross-entropy; detection: the sum of the model's loss dict
+        (``model(images, targets)`` in train mode, original-size images: the model
+        resizes images and boxes itself); segmentation: pixel cross-entropy on ``out``
+        plus 0.5 × the ``aux`` head's, ignoring :data:`TRAIN_IGNORE_INDEX`.
+        Inputs of different sizes run as one sub-batch per size, weighted by its share.
+        """
+        import torch
+
+        if self.task == "detection":
+            dev = self.device
+            losses = self.net(
+                [x.to(dev) for x in inputs],
+                [{k: v.to(dev) for k, v in t.items()} for t in targets],
+            )
+            return torch.stack([v.float() for v in losses.values()]).sum()
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, x in enumerate(inputs):
+            groups.setdefault(tuple(x.shape), []).append(i)
+        total: Any = 0.0
+        for idx in groups.values():
+            x = torch.stack([inputs[i] for i in idx]).to(self.device)
+            y = torch.stack([torch.as_tensor(targets[i]) for i in idx]).to(self.device)
+            out = self.net(x)
+            if self.task == "classification":
+                part = torch.nn.functional.cross_entropy(out.float(), y)
+            else:
+                part = pixel_cross_entropy(out["out"], y)
+                if out.get("aux") is not None:
+                    part = part + 0.5 * pixel_cross_entropy(out["aux"], y)
+            total = total + part * (len(idx) / len(inputs))
+        return total
+
+
+def pixel_cross_entropy(logits: Any, labels: Any) -> Any:
+    """Mean cross-entropy over non-ignored pixels (0, not NaN, when all are ignored)."""
+    import torch.nn.functional as F
+
+    if logits.shape[-2:] != labels.shape[-2:]:
+        logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear",
+                               align_corners=False)
+    total = F.cross_entropy(logits.float(), labels, ignore_index=TRAIN_IGNORE_INDEX,
+                            reduction="sum")
+    return total / (labels != TRAIN_IGNORE_INDEX).sum().clamp(min=1)
 
 
 class TorchvisionFamily(ModelFamily):

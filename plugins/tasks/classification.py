@@ -111,6 +111,17 @@ class ClassificationTask(Task):
             "top5": bool(label in order[:k]),
         }
 
+    def training_target(self, sample: Sample, size: tuple[int, int]) -> Any:
+        """The class index as a 0-d int64 tensor (geometry does not matter here)."""
+        import torch
+
+        label = as_label(sample.target)
+        if label is None or label < 0:
+            raise DatasetError(
+                f"sample {sample.id!r}: label {sample.target!r} is not a class index"
+            )
+        return torch.tensor(label, dtype=torch.int64)
+
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         if not outcomes:
             return {}

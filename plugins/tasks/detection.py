@@ -120,6 +120,42 @@ class DetectionTask(Task):
             raise DatasetError(f"sample {sample.id!r} carries no COCO image_id")
         return {"image_id": int(target["image_id"]), "detections": to_detections(prediction)}
 
+    def training_target(self, sample: Sample, size: tuple[int, int]) -> Any:
+        """torchvision's target dict: xyxy boxes rescaled to ``size``, category-id labels.
+
+        Crowd regions are left out (COCO does not score them as objects either), boxes are
+        clipped to the image, and boxes that end up thinner than 1/100 px are dropped
+        because torchvision's detectors refuse degenerate boxes.
+        """
+        import torch
+
+        target = sample.target or {}
+        if "image_id" not in target:
+            raise DatasetError(f"sample {sample.id!r} carries no COCO image_id")
+        coco = self._ground_truth()
+        image_id = int(target["image_id"])
+        info = coco.imgs.get(image_id)
+        if info is None:
+            raise DatasetError(f"sample {sample.id!r}: image_id {image_id} has no ground truth")
+        h, w = size
+        sy, sx = h / float(info["height"]), w / float(info["width"])
+        boxes: list[list[float]] = []
+        labels: list[int] = []
+        for ann in coco.imgToAnns.get(image_id, []):
+            if ann.get("iscrowd"):
+                continue
+            x, y, bw, bh = (float(v) for v in ann["bbox"])
+            x0, x1 = min(max(x * sx, 0.0), w), min(max((x + bw) * sx, 0.0), w)
+            y0, y1 = min(max(y * sy, 0.0), h), min(max((y + bh) * sy, 0.0), h)
+            if x1 - x0 < 0.01 or y1 - y0 < 0.01:
+                continue
+            boxes.append([x0, y0, x1, y1])
+            labels.append(int(ann["category_id"]))
+        return {
+            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.tensor(labels, dtype=torch.int64),
+        }
+
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         """COCO box AP over the images in ``outcomes``.
 

@@ -30,7 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError, LossybenchError
-from lossybench.task import Task
+from lossybench.task import TRAIN_IGNORE_INDEX, Task
 
 DEFAULT_IGNORE_INDEX = 255
 #: Prediction id stored in outcomes for a predicted value outside [0, num_classes).
@@ -274,6 +274,30 @@ class SegmentationTask(Task):
             raise DatasetError(f"sample {sample.id!r}: mask labels outside 0..{k - 1}")
         rows, pixels = confusion(gt, pred, k, ignore)
         return {"confusion": rows, "pixels": pixels}
+
+    def training_target(self, sample: Sample, size: tuple[int, int]) -> Any:
+        """The label map as an int64 (H, W) tensor of ``size``, ignored pixels = 255.
+
+        Resized with nearest neighbour on pixel centres (PIL), so no pixel gets a class
+        that is not in the mask, aligned with the half-pixel-centred bilinear resize of
+        images. The dataset's own ignore index becomes :data:`TRAIN_IGNORE_INDEX`.
+        """
+        import torch
+
+        _, ignore, _ = target_fields(sample.target, sample.id)
+        k = self.num_classes
+        if k > TRAIN_IGNORE_INDEX:
+            raise DatasetError(
+                f"dataset {self.dataset.name!r} has {k} classes; finetuning supports at most "
+                f"{TRAIN_IGNORE_INDEX} (class ids must stay below the ignore value)"
+            )
+        gt = self._labels(sample)
+        bad = (gt == ignore) | (gt < 0) | (gt >= k)
+        labels = np.where(bad, TRAIN_IGNORE_INDEX, gt).astype(np.uint8)
+        h, w = size
+        if labels.shape != (h, w):
+            labels = np.asarray(Image.fromarray(labels).resize((w, h), Image.Resampling.NEAREST))
+        return torch.from_numpy(labels.astype(np.int64))
 
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         """Sum the per-image matrices into one and score it (integer sums: order-free)."""
