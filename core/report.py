@@ -68,6 +68,53 @@ def summary_table(result: RunResult) -> Table:
     return t
 
 
+def combined_table(results: list[RunResult]) -> Table:
+    """One row per codec across several runs (the default suite: one run per task).
+
+    Why: the per-run tables answer "how does this model degrade"; this one answers "which
+    codec costs the least across tasks" at the lowest target and over the whole 0.1–2 bpp
+    range, which is what people compare codecs by.
+    """
+    t = Table(
+        title="summary · " + " · ".join(
+            f"{r.task.name}: {r.model.name} on {r.dataset.name} ({r.dataset.images})"
+            for r in results
+        ),
+        title_justify="left",
+        caption="metric at the lowest target [dim]@ real mean bpp[/dim], its relative drop "
+        "from clean, and robustness (area under the 0.1–2 bpp curve / clean); "
+        "[yellow]*[/yellow] = some images could not reach the target",
+        caption_justify="left",
+    )
+    t.add_column("codec")
+    for r in results:
+        low = r.settings.points[0]
+        t.add_column(f"{r.task.name}\n{r.task.headline} @{low:g}", justify="right")
+        t.add_column("drop", justify="right")
+        t.add_column("robust.", justify="right")
+    clean_row = []
+    for r in results:
+        clean = r.clean.metrics.get(r.task.headline)
+        clean_row += [f"{clean:.3f}" if clean is not None else "-", "", ""]
+    t.add_row("[bold]clean[/bold]", *clean_row, end_section=True)
+    labels = list(dict.fromkeys(c.label for r in results for c in r.codecs))
+    for label in labels:
+        row = []
+        for r in results:
+            c = next((c for c in r.codecs if c.label == label), None)
+            if c is None or not c.points:
+                row += ["-", "-", "-"]
+                continue
+            p = c.points[0]
+            first = c.summary.at[0].relative_drop if c.summary.at else None
+            row.append(_cell(p.metrics.get(r.task.headline), p.bpp_mean, p.flagged))
+            row.append(f"{100 * first:.1f}%" if first is not None else "-")
+            row.append(f"{c.summary.robustness:.3f}" if c.summary.robustness is not None
+                       else "[dim]n/a[/dim]")
+        t.add_row(label, *row)
+    return t
+
+
 def notes(result: RunResult) -> list[str]:
     out = []
     for c in result.codecs:

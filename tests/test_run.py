@@ -25,8 +25,8 @@ def bench(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def outputs(out: Path) -> tuple[Path, Path]:
-    (result,) = out.glob("*.json")
+def outputs(out: Path, task: str = "classification") -> tuple[Path, Path]:
+    (result,) = out.glob(f"{task}-*.json")
     return result, result.with_suffix(".jsonl")
 
 
@@ -65,11 +65,35 @@ def test_default_run_writes_a_valid_result(default_run):
     assert "top1" in proc.stdout and "jpeg" in proc.stdout
 
 
+def test_default_suite_runs_every_task_and_summarises(default_run):
+    """No --task: classification, detection and segmentation, one result each + summary."""
+    out, proc = default_run
+    expected = {
+        "classification": ("tf_efficientnet_lite0", "top1"),
+        "detection": ("scenes-detector", "map"),
+        "segmentation": ("scenes-segmenter", "miou"),
+    }
+    for task, (model, head) in expected.items():
+        r = RunResult.model_validate_json(outputs(out, task)[0].read_text())
+        assert r.task.name == task and r.model.name == model and r.task.headline == head
+        assert r.dataset.images == 2 and [c.label for c in r.codecs] == ["jpeg", "webp"]
+        assert 0 <= r.clean.metrics[head] <= 1
+        if task != "classification":
+            # the scenes validation split: its subset hash, not the whole split's
+            from lossybench.plugins.datasets.scenes import VAL_SHA256
+
+            assert r.dataset.name == f"scenes-{task}" and r.dataset.sha256 != VAL_SHA256
+    summary = proc.stdout[proc.stdout.index("summary ·"):]
+    for word in ("classification", "detection", "segmentation", "clean", "jpeg", "webp"):
+        assert word in summary
+    assert (out / "summary.png").stat().st_size > 10_000
+    assert "3 runs in" in " ".join(proc.stderr.split())
+
+
 def test_report_reproduces_the_table(default_run):
     out, proc = default_run
-    result_path, _ = outputs(out)
-    report = bench("report", str(result_path)).stdout
-    assert report == proc.stdout.split("\n\n")[0] + "\n" or "jpeg" in report
+    paths = [str(outputs(out, t)[0]) for t in ("classification", "detection", "segmentation")]
+    report = bench("report", *paths).stdout
     table_rows = [line for line in proc.stdout.splitlines() if line.startswith("│ jpeg")]
     assert table_rows and all(row in report for row in table_rows)
 
@@ -139,7 +163,7 @@ def test_a_corrupt_image_fails_its_points_not_the_run(tmp_path):
         (["--model", "timm:resnet_nonexistent"], "has no model 'resnet_nonexistent'"),
         (["--model", "nofamily:x"], "unknown model 'nofamily'"),
         (["--dataset", "imagefolder:/nonexistent/path"], "/nonexistent/path"),
-        (["--task", "detection"], "give --model and --dataset"),
+        (["--task", "keypoints"], "give --model and --dataset"),
         (["--bpp", "0,1"], "outside"),
         (["-c", "nosuch"], "unknown codec"),
         (["--quality", "10"], "needs explicit --codec"),

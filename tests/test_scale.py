@@ -12,6 +12,8 @@ from pathlib import Path
 
 ARGS = [
     "run",
+    "--task",
+    "classification",
     "--limit",
     "4",
     "-c",
