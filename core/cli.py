@@ -19,6 +19,7 @@ from lossybench.console import console, progress, stdout
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError, OutOfRangeError
 from lossybench.image import find_images
+from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
 from lossybench.registry import Registry, get_registry
 
 app = typer.Typer(
@@ -271,6 +272,16 @@ def sweep_cmd(
             "'nearest' = closest bpp."
         ),
     ] = "floor",
+    rate_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Relative rate tolerance: floor accepts bpp in [(1 - tol)·target, target] "
+            "without bracketing it (fewer encodes); 0 = exact search. Example: "
+            "--rate-tolerance 0.05",
+            min=0.0,
+            max=0.5,
+        ),
+    ] = DEFAULT_RATE_TOLERANCE,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -335,6 +346,7 @@ def sweep_cmd(
             bpp=targets,
             quality=qualities,
             policy=policy,  # type: ignore[arg-type]
+            rate_tolerance=rate_tolerance,
             with_ms_ssim=ms_ssim,
             on_step=lambda: bar.advance(task),
             cache_root=None if no_cache else str(CodecCache(cache).root),
@@ -496,6 +508,16 @@ def run_cmd(
     policy: Annotated[
         str | None, typer.Option(help="Rate control: floor (default) or nearest.")
     ] = None,
+    rate_tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="Relative rate tolerance of rate control [default: "
+            f"{DEFAULT_RATE_TOLERANCE}]: floor accepts bpp in [(1 - tol)·target, target]; "
+            "0 = exact search. Example: --rate-tolerance 0",
+            min=0.0,
+            max=0.5,
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Images per forward pass [default: 16].")
     ] = None,
@@ -574,6 +596,7 @@ def run_cmd(
         "bpp": parse_floats(bpp, "--bpp") if bpp else None,
         "quality": parse_floats(quality, "--quality") if quality else None,
         "policy": policy,
+        "rate_tolerance": rate_tolerance,
         "batch_size": batch_size,
         "device": device,
         "workers": workers,

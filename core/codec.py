@@ -184,6 +184,17 @@ class Codec(ABC):
         """
         return None
 
+    def rate_prior(self, quality: float) -> float | None:
+        """The bpp a *typical* photo gets at ``quality``, or None if the codec has no idea.
+
+        Fixed data shipped with the codec (never fitted to the images being run, so an
+        answer depends on its own image only). Rate control uses it for the first trial
+        of an image and, shifted by what it measured, to extrapolate the curve's shape;
+        any (setting → bpp) curve of the right shape helps, the level matters less.
+        :func:`log_interp` interpolates a small table of knots.
+        """
+        return None
+
     @classmethod
     def check_available(cls) -> None:
         """Raise :class:`CodecError` with an install hint if the backend is missing."""
@@ -245,6 +256,22 @@ class Codec(ABC):
                 f"{self.name}: decode returned {out.dtype} {out.shape}, not (H, W, 3) uint8"
             )
         return out
+
+
+def log_interp(
+    knots: tuple[tuple[float, float], ...], quality: float, log_quality: bool = False
+) -> float:
+    """Piecewise linear interpolation of log(bpp) between ``(quality, bpp)`` knots (sorted
+    by quality; in log(quality) too with ``log_quality``), extrapolated along the end
+    segments: the usual form of :meth:`Codec.rate_prior`."""
+    i = 1
+    while i < len(knots) - 1 and quality > knots[i][0]:
+        i += 1
+    (q0, b0), (q1, b1) = knots[i - 1], knots[i]
+    if log_quality:
+        q0, q1, quality = math.log(q0), math.log(q1), math.log(quality)
+    t = (quality - q0) / (q1 - q0)
+    return math.exp(math.log(b0) + t * (math.log(b1) - math.log(b0)))
 
 
 def bits_per_pixel(bitstream: bytes | int, width: int, height: int) -> float:

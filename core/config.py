@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lossybench.errors import LossybenchError
-from lossybench.ratecontrol import validate_targets
+from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
 
 DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 
@@ -41,6 +41,13 @@ class RunConfig(BaseModel):
     bpp: list[float] | None = None
     quality: list[float] | None = None
     policy: Literal["floor", "nearest"] = "floor"
+    rate_tolerance: float = Field(
+        default=DEFAULT_RATE_TOLERANCE,
+        ge=0,
+        le=MAX_TOLERANCE,
+        description="relative rate tolerance: floor accepts bpp in [(1 - tol)·target, "
+        "target], nearest |bpp - target| <= tol·target; 0 = exact",
+    )
     batch_size: int = Field(default=16, ge=1, le=4096)
     device: str = "cpu"
     workers: int = Field(default=1, ge=0, le=256)
@@ -70,8 +77,14 @@ class RunConfig(BaseModel):
         return "bpp", list(self.bpp if self.bpp is not None else DEFAULT_BPP)
 
     def identity(self) -> dict[str, Any]:
-        """What determines the results (not where they go or how fast they are made)."""
-        return self.model_dump(exclude={"out", "workers", "batch_size", "device", "name", "cache"})
+        """What determines the results (not where they go or how fast they are made).
+
+        An exact search (``rate_tolerance`` 0) is left out, so runs made before the
+        tolerance existed keep their digest and name (and resume)."""
+        exclude = {"out", "workers", "batch_size", "device", "name", "cache"}
+        if self.rate_tolerance == 0:
+            exclude.add("rate_tolerance")
+        return self.model_dump(exclude=exclude)
 
     def cache_root(self) -> str | None:
         if self.cache is None:
@@ -106,6 +119,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         data = json.loads(text).get("config", {}) if p.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise LossybenchError(f"{p}: not valid TOML/JSON: {exc}") from exc
+    if p.suffix == ".json" and isinstance(data, dict):
+        # results made before the tolerance existed searched exactly: replay them so
+        data.setdefault("rate_tolerance", 0.0)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return make_config(data, str(p))
 

@@ -66,11 +66,13 @@ def codec_stage(
     policy: Policy,
     cache_root: str | None = None,
     with_ms_ssim: bool = False,
+    tolerance: float = 0.0,
 ) -> ImageWork:
     """Compress and decode one image with every codec at every point; never raises.
 
     With ``cache_root``, rate tables and chosen bitstreams are read from and written to
     the on-disk :mod:`lossybench.cache`, so a repeated image encodes nothing.
+    ``tolerance`` is rate control's relative rate tolerance (0 = exact search).
     """
     try:
         image = sample.image()
@@ -84,7 +86,9 @@ def codec_stage(
         try:
             if mode == "bpp":
                 entry = cache.entry(key, codec) if cache is not None else None
-                search = RateSearch(codec, image, policy=policy, cache=entry)
+                search = RateSearch(
+                    codec, image, policy=policy, cache=entry, tolerance=tolerance
+                )
                 chosen = [
                     (p.target, p.quality, p.bitstream, p.status, p.encode_seconds)
                     for p in search.solve(points)

@@ -12,6 +12,19 @@ Policy ``floor`` (default) returns the largest setting whose bpp is not above th
 target; ``nearest`` the setting whose bpp is closest to it. A target outside what the
 codec can reach for this image is *flagged* (``too_low``/``too_high``) and answered
 with the extreme setting, never silently moved.
+
+``tolerance`` (relative, ``--rate-tolerance``) relaxes both: under ``floor`` a trial
+with bpp in [(1 − tol)·target, target] is accepted without bracketing it, under
+``nearest`` one with |bpp − target| ≤ tol·target; the search then aims at the middle
+of that band. ``tolerance=0`` is the exact search. The codec's
+:meth:`~lossybench.codec.Codec.rate_prior` (fixed data) gives the first trial and the
+curve's shape outside the measured range.
+
+Determinism: the answer depends only on (image, codec configuration, targets,
+policy, tolerance). A cached rate table is a memo of encodes, never extra knowledge:
+the search takes the same path as without the cache and only skips the encodes it
+already has, so a table written by another tolerance, policy or target list cannot
+change an answer.
 """
 
 from __future__ import annotations
@@ -33,6 +46,20 @@ Status = Literal["ok", "too_low", "too_high"]
 MIN_TARGET, MAX_TARGET = 0.005, 24.0
 #: Without data, assume bits grow 2**6-fold over a knob's whole range.
 PRIOR_LOG_SPAN = math.log(64.0)
+#: Largest relative rate tolerance accepted.
+MAX_TOLERANCE = 0.5
+#: ``bench run``'s and ``bench codecs sweep``'s default: answers within 10% below the
+#: target (about 1.3-1.5 encodes per target instead of 2.3-3.1, see docs/rate-control.md).
+DEFAULT_RATE_TOLERANCE = 0.1
+
+
+def validate_tolerance(tol: float) -> float:
+    if not isinstance(tol, int | float) or not math.isfinite(tol) or not 0 <= tol <= MAX_TOLERANCE:
+        raise OutOfRangeError(
+            f"rate tolerance {tol!r} is outside [0, {MAX_TOLERANCE}] "
+            "(a fraction of the target: --rate-tolerance 0.1 accepts 0.45-0.5 bpp for 0.5)"
+        )
+    return float(tol)
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,7 @@ class RateSearch:
         rel_tol: float = 0.02,
         max_trials: int = 40,
         cache: CacheEntry | None = None,
+        tolerance: float = 0.0,
     ) -> None:
         if policy not in ("floor", "nearest"):
             raise OutOfRangeError(f"rate policy must be 'floor' or 'nearest', not {policy!r}")
@@ -93,6 +121,7 @@ class RateSearch:
         self.image = image
         self.policy = policy
         self.rel_tol = rel_tol
+        self.tolerance = validate_tolerance(tolerance)
         self.max_trials = max_trials
         self.height, self.width = image.shape[:2]
         q = codec.quality
@@ -100,21 +129,16 @@ class RateSearch:
         self.discrete = self.levels is not None
         self.u_max = float(len(self.levels) - 1) if self.levels is not None else 1.0
         self.u_res = 1.0 if self.discrete else 1e-4
-        self.trials: dict[float, Trial] = {}
+        # the band a trial must fall in to be accepted (continuous knobs: at least rel_tol)
+        self.band = max(self.tolerance, 0.0 if self.discrete else rel_tol)
+        self.trials: dict[float, Trial] = {}  # what this search has learnt, by u
         self.encodes = 0
         self.cache = cache
         self._new: dict[float, int] = {}  # trials made by this search: quality -> bytes
-        if cache is not None:
-            for quality, nbytes in cache.table().items():
-                q = self.codec.quality
-                if not q.minimum <= quality <= q.maximum:
-                    continue
-                u = self.u_of(quality)
-                if self.discrete:  # the level as the codec spells it (7, not 7.0)
-                    quality = self.quality_at(u)
-                self.trials[u] = Trial(
-                    quality, bits_per_pixel(nbytes, self.width, self.height), None
-                )
+        # the cached rate table: a memo of encodes (setting -> bytes), consulted only
+        # when the search asks for that setting, so it never changes the search's path
+        self._memo: dict[float, int] = cache.table() if cache is not None else {}
+        self._prior_ok = self._prior_log(0.0) is not None
 
     # -- coordinate mapping ---------------------------------------------------------
     def quality_at(self, u: float) -> float:
@@ -150,6 +174,11 @@ class RateSearch:
         hit = self.trials.get(u)
         if hit is None:
             quality = self.quality_at(u)
+            nbytes = self._memo.get(float(quality))
+            if nbytes is not None:
+                hit = Trial(quality, bits_per_pixel(nbytes, self.width, self.height), None)
+                self.trials[u] = hit
+                return hit
             start = time.perf_counter()
             bits = self.codec.encode(self.image, quality)
             seconds = time.perf_counter() - start
@@ -190,7 +219,7 @@ class RateSearch:
     # -- search -------------------------------------------------------------------------
     def solve(self, targets: list[float]) -> list[RatePoint]:
         validate_targets(targets)
-        answers = {t: self._solve_one(t) for t in sorted(set(targets))}
+        answers = {t: self._solve_one(t) for t in self._order(sorted(set(targets)))}
         if self.cache is not None:
             if self._new:
                 self.cache.save_table(self._new)
@@ -232,19 +261,22 @@ class RateSearch:
                 return self._finish(target, lo, None)
             if (
                 lo is not None
-                and not self.discrete
-                and self.trials[lo].bpp >= target * (1 - self.rel_tol)
+                and self.band > 0
+                and self.trials[lo].bpp >= target * (1 - self.band)
             ):
                 return self._finish_close(target, lo, hi)
-            if lo is not None and hi is not None:
-                if hi - lo <= self.u_res:
-                    return self._finish(target, lo, hi)
-                if (
-                    not self.discrete
-                    and self.policy == "nearest"
-                    and self.trials[hi].bpp <= target * (1 + self.rel_tol)
-                ):
-                    return self._finish(target, lo, hi)
+            if lo is not None and hi is not None and hi - lo <= self.u_res:
+                return self._finish(target, lo, hi)
+            if (
+                hi is not None
+                and self.band > 0
+                and self.policy == "nearest"
+                and self.trials[hi].bpp <= target * (1 + self.band)
+                and (lo is not None or self.tolerance > 0)
+            ):
+                return self._finish(target, lo, hi) if lo is not None else self._point(
+                    target, hi, "ok"
+                )
             u = self._propose(target, lo, hi, bisect=streak[1] >= 3)
             if self._known(u) and lo is not None and hi is not None:
                 u = 0.5 * (lo + hi)
@@ -317,6 +349,76 @@ class RateSearch:
             x_star = x_lo + min(max(frac, 0.0), 1.0) * (x_hi - x_lo)
         return self._u_at_x(x_star, lo, hi)
 
+    def _order(self, targets: list[float]) -> list[float]:
+        """Ascending: the lowest target is the one most often out of reach (one encode of
+        the lowest setting flags it), and each next one is at most a few times the last,
+        so the prior's shape is only extrapolated a short way from a measured trial."""
+        return targets
+
+    def _aim(self, target: float) -> float:
+        """log of the bpp the next trial aims at: the middle of the acceptance band."""
+        if self.tolerance > 0 and self.policy == "floor":
+            return math.log(target * (1 - self.band / 2))
+        return math.log(target)
+
+    def _quality_f(self, u: float) -> float:
+        """The knob's value at a (possibly fractional) ``u``."""
+        q = self.codec.quality
+        v = self.u_max - u if not q.higher_is_better else u
+        if self.levels is not None:
+            return q.minimum + v * q.step
+        if q.log_scale:
+            return math.exp(math.log(q.minimum) + v * (math.log(q.maximum) - math.log(q.minimum)))
+        return q.minimum + v * (q.maximum - q.minimum)
+
+    def _prior_log(self, u: float) -> float | None:
+        b = self.codec.rate_prior(self._quality_f(u))
+        return math.log(b) if b is not None and b > 0 else None
+
+    def _model_u(self, log_aim: float, lo: float | None, hi: float | None) -> float:
+        """Where the codec's prior curve, shifted through the nearest trials, meets the aim.
+
+        The image's log(bpp) is modelled as prior + residual; the residual is measured at
+        the trials and interpolated linearly on the rate axis between ``lo`` and ``hi``
+        (held constant beyond the last one). No trials: the prior itself.
+        """
+
+        def resid(u: float) -> float:
+            p = self._prior_log(u)
+            assert p is not None
+            return math.log(self.trials[u].bpp) - p
+
+        if lo is not None and hi is not None:
+            r_lo, r_hi = resid(lo), resid(hi)
+            x_lo, x_hi = self._x(lo), self._x(hi)
+
+            def r_at(u: float) -> float:
+                t = (self._x(u) - x_lo) / (x_hi - x_lo) if x_hi != x_lo else 0.5
+                return r_lo + min(max(t, 0.0), 1.0) * (r_hi - r_lo)
+        else:
+            r0 = resid(lo) if lo is not None else resid(hi) if hi is not None else 0.0
+            def r_at(u: float) -> float:
+                return r0
+
+        def f(u: float) -> float:
+            p = self._prior_log(u)
+            assert p is not None
+            return p + r_at(u)
+
+        a = lo if lo is not None else 0.0
+        b = hi if hi is not None else self.u_max
+        if f(b) <= log_aim:
+            return b
+        if f(a) >= log_aim:
+            return a
+        for _ in range(50):
+            m = 0.5 * (a + b)
+            if f(m) <= log_aim:
+                a = m
+            else:
+                b = m
+        return 0.5 * (a + b)
+
     def _guess(self, target: float) -> float | None:
         q = self.codec.initial_guess(target, self.width, self.height)
         if q is None:
@@ -338,20 +440,38 @@ class RateSearch:
         return PRIOR_LOG_SPAN / (self._x(self.u_max) - self._x(0.0))
 
     def _propose(self, target: float, lo: float | None, hi: float | None, bisect: bool) -> float:
-        lt = math.log(target)
+        lt = self._aim(target)
+        nearest = self.tolerance > 0  # aiming at a band's middle: round to the closest level
         if lo is not None and hi is not None:
             # bisect when interpolation keeps landing on one side
-            u = 0.5 * (lo + hi) if bisect else self._interpolate(lt, lo, hi)
+            if bisect:
+                u = 0.5 * (lo + hi)
+            elif self._prior_ok:
+                u = self._model_u(lt, lo, hi)
+            else:
+                u = self._interpolate(lt, lo, hi)
             if self.discrete:
-                u = float(math.floor(u + 1e-9))
+                u = float(round(u)) if nearest else float(math.floor(u + 1e-9))
                 u = min(max(u, lo + 1), hi - 1)
             else:
                 margin = 0.02 * (hi - lo)
                 u = min(max(u, lo + margin), hi - margin)
             return u
-        guess = self._guess(target)
+        guess = self._guess(target if self.tolerance == 0 else math.exp(lt))
         if guess is not None and (lo is None or guess > lo) and (hi is None or guess < hi):
             return guess
+        if self._prior_ok:
+            u = self._model_u(lt, lo, hi)
+            if self.discrete:
+                if nearest:
+                    u = float(round(u))
+                else:  # step past the side already known
+                    u = float(math.ceil(u - 1e-9) if hi is None else math.floor(u + 1e-9))
+                if lo is not None:
+                    u = max(u, lo + 1)
+                if hi is not None:
+                    u = min(u, hi - 1)
+            return float(min(max(u, 0.0), self.u_max))
         if lo is None and hi is None:
             q = self.codec.quality.default
             return self.u_of(q) if q is not None else 0.5 * self.u_max

@@ -78,6 +78,14 @@ class Settings(Strict):
     mode: Literal["bpp", "quality"]
     points: list[float] = Field(min_length=1, max_length=100)
     policy: Literal["floor", "nearest"]
+    rate_tolerance: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="rate control's relative tolerance: floor accepts bpp in "
+        "[(1 - tol)·target, target], nearest |bpp - target| <= tol·target; 0 = exact "
+        "(results made before the field existed)",
+    )
     batch_size: int = Field(ge=1)
     workers: int = Field(ge=0)
     limit: int | None = Field(default=None, ge=1)

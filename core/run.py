@@ -263,7 +263,10 @@ def image_records(
 def _stream(
     res: Resolved, samples: list[Sample], workers: int
 ) -> Iterator[tuple[Sample, ImageWork]]:
-    args = (res.codecs, res.mode, res.points, res.config.policy, res.config.cache_root())
+    cfg = res.config
+    args = (
+        res.codecs, res.mode, res.points, cfg.policy, cfg.cache_root(), False, cfg.rate_tolerance
+    )
     return stream(samples, args, workers)
 
 
@@ -477,6 +480,7 @@ def build_result(
             "mode": res.mode,
             "points": res.points,
             "policy": cfg.policy,
+            "rate_tolerance": cfg.rate_tolerance,
             "batch_size": cfg.batch_size,
             "workers": cfg.workers,
             "limit": cfg.limit,

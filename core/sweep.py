@@ -18,7 +18,12 @@ from lossybench.codec import Codec
 from lossybench.dataset import Sample
 from lossybench.metrics import finite_mean
 from lossybench.pipeline import ImageWork, stream
-from lossybench.ratecontrol import Policy, validate_targets
+from lossybench.ratecontrol import (
+    DEFAULT_RATE_TOLERANCE,
+    Policy,
+    validate_targets,
+    validate_tolerance,
+)
 
 
 @dataclass
@@ -69,6 +74,7 @@ class SweepResult:
     errors: list[SweepError] = field(default_factory=list)
     encodes: dict[str, int] = field(default_factory=dict)
     images: int = 0
+    rate_tolerance: float = 0.0
 
     def summaries(self) -> list[PointSummary]:
         out: list[PointSummary] = []
@@ -101,6 +107,7 @@ class SweepResult:
         return {
             "mode": self.mode,
             "points": self.points,
+            "rate_tolerance": self.rate_tolerance,
             "images": self.images,
             "aggregation": "mean over images of per-image values (CompressAI bench)",
             "codecs": self.codecs,
@@ -126,11 +133,13 @@ def run_sweep(
     on_step: Callable[[], None] | None = None,
     cache_root: str | None = None,
     workers: int = 0,
+    rate_tolerance: float = DEFAULT_RATE_TOLERANCE,
 ) -> SweepResult:
     """Sweep every codec over every sample; one bad image or codec never stops the rest.
 
     The per-image work is the run's own codec stage (:func:`lossybench.pipeline.codec_stage`),
-    so a sweep and a run compress, decode and measure identically.
+    so a sweep and a run compress, decode and measure identically. ``rate_tolerance``
+    is rate control's relative tolerance (0 = exact; see :mod:`lossybench.ratecontrol`).
     """
     if (bpp is None) == (quality is None):
         raise ValueError("give exactly one of bpp targets or quality settings")
@@ -144,8 +153,9 @@ def run_sweep(
         mode=mode,
         points=points,
         codecs={c.label: {**c.identity(), "quality": c.quality.describe()} for c in codecs},
+        rate_tolerance=validate_tolerance(rate_tolerance),
     )
-    args = (codecs, mode, points, policy, cache_root, with_ms_ssim)
+    args = (codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance)
     for sample, work in stream(samples, args, workers):
         if work.image is None:
             result.errors.append(SweepError(sample.id, None, work.error or "unreadable"))

@@ -30,14 +30,18 @@ def test_second_search_encodes_nothing_and_answers_the_same(tmp_path, jpeg, chel
     ]
 
 
-def test_new_targets_reuse_the_rate_table(tmp_path, jpeg, chelsea):
+@pytest.mark.parametrize("tolerance", [0.0, 0.1])
+def test_new_targets_reuse_the_rate_table(tmp_path, jpeg, chelsea, tolerance):
     cache = CodecCache(tmp_path)
     RateSearch(jpeg, chelsea, cache=cache.entry(chelsea, jpeg)).solve(TARGETS)
-    fresh = RateSearch(jpeg, chelsea)
-    fresh.solve([0.3])
-    warm = RateSearch(jpeg, chelsea, cache=cache.entry(chelsea, jpeg))
-    warm.solve([0.3])
+    more = [*TARGETS, 0.3, 1.5]
+    fresh = RateSearch(jpeg, chelsea, tolerance=tolerance)
+    a = fresh.solve(more)
+    warm = RateSearch(jpeg, chelsea, tolerance=tolerance, cache=cache.entry(chelsea, jpeg))
+    b = warm.solve(more)
     assert warm.encodes < fresh.encodes
+    # the table is a memo of encodes, not knowledge: the answers are the cold ones
+    assert [(p.quality, p.bitstream) for p in a] == [(p.quality, p.bitstream) for p in b]
 
 
 def test_settings_and_backend_change_the_key(registry, jpeg):

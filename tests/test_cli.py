@@ -95,6 +95,24 @@ def test_help_explains_options_with_examples():
     out = bench("codecs", "sweep", "--help").stdout
     for word in ("--codec", "--bpp", "--quality", "--policy", "--json", "--plot", "Example"):
         assert word in out
+    assert "--rate-tolerance" in out
+
+
+def test_rate_tolerance_option_reaches_the_run_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from lossybench.cli import app
+
+    runner = CliRunner()
+    toml = tmp_path / "run.toml"
+    for args, expected in (([], 0.1), (["--rate-tolerance", "0"], 0.0)):
+        res = runner.invoke(
+            app, ["run", "--task", "classification", *args, "--save-config", str(toml)]
+        )
+        assert res.exit_code == 0, res.output
+        assert f"rate_tolerance = {expected}" in toml.read_text()
+    res = runner.invoke(app, ["run", "--rate-tolerance", "0.9", "--save-config", str(toml)])
+    assert res.exit_code == 2
 
 
 @pytest.mark.parametrize(

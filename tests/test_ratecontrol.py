@@ -89,3 +89,119 @@ def test_out_of_range_targets_are_refused(bad):
 def test_unknown_policy_is_refused(jpeg, astronaut):
     with pytest.raises(OutOfRangeError, match="floor"):
         RateSearch(jpeg, astronaut, policy="closest")  # type: ignore[arg-type]
+
+
+# -- relative rate tolerance -----------------------------------------------------------
+TOL = 0.1
+
+
+def floor_answer(table: dict[float, float], target: float) -> float:
+    first_over = min(q for q, b in table.items() if b > target)
+    return max(q for q, b in table.items() if b <= target and q < first_over)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea"])
+def test_tolerance_answers_lie_in_the_band(name, jpeg, oracle, request):
+    image = request.getfixturevalue(name)
+    table = oracle[name]
+    for p in RateSearch(jpeg, image, tolerance=TOL).solve(TARGETS):
+        assert p.bpp == table[p.quality]  # real bytes, always
+        if p.status != "ok":
+            continue
+        assert p.bpp <= p.target
+        in_band = p.bpp >= (1 - TOL) * p.target
+        # no level in the band: the exact floor answer, bracketed as with tolerance 0
+        assert in_band or p.quality == floor_answer(table, p.target)
+
+
+def test_nearest_tolerance_band(jpeg, astronaut, oracle):
+    table = oracle["astronaut"]
+    for p in RateSearch(jpeg, astronaut, policy="nearest", tolerance=TOL).solve(TARGETS):
+        if p.status == "ok":
+            lower = max(q for q, b in table.items() if b <= p.target)
+            exact = min([lower, lower + 1], key=lambda q: abs(table[q] - p.target))
+            assert abs(p.bpp - p.target) <= TOL * p.target or p.quality == exact
+
+
+def test_tolerance_saves_encodes(jpeg, astronaut, chelsea):
+    exact = loose = 0
+    for image in (astronaut, chelsea):
+        a = RateSearch(jpeg, image, tolerance=0.0)
+        a.solve(TARGETS)
+        b = RateSearch(jpeg, image, tolerance=TOL)
+        b.solve(TARGETS)
+        exact, loose = exact + a.encodes, loose + b.encodes
+    assert loose < exact
+    assert loose / (2 * len(TARGETS)) <= 1.5
+
+
+def test_zero_tolerance_is_the_exact_search(jpeg, astronaut):
+    a = RateSearch(jpeg, astronaut).solve(TARGETS)
+    b = RateSearch(jpeg, astronaut, tolerance=0.0).solve(TARGETS)
+    assert [(p.quality, p.bitstream) for p in a] == [(p.quality, p.bitstream) for p in b]
+
+
+@pytest.mark.parametrize("codec_name", ["jpeg", "jpeg2000"])
+def test_tolerance_answers_are_deterministic(registry, codec_name, astronaut):
+    codec = registry.codec(codec_name)()
+
+    def answers(targets, **kw):
+        return [
+            (p.target, p.quality, p.bitstream, p.status)
+            for p in RateSearch(codec, astronaut, tolerance=TOL, **kw).solve(targets)
+        ]
+
+    first = answers(TARGETS)
+    assert answers(TARGETS) == first
+    assert sorted(answers(list(reversed(TARGETS)))) == sorted(first)
+
+
+@pytest.mark.parametrize("before", [0.0, 0.05])
+def test_a_cache_from_another_tolerance_never_changes_the_answer(
+    tmp_path, jpeg, chelsea, before
+):
+    """The rate table is shared between tolerances; answers are not."""
+    from lossybench.cache import CodecCache
+
+    def run(tol, cache=None, targets=TARGETS):
+        s = RateSearch(jpeg, chelsea, tolerance=tol, cache=cache)
+        return [(p.quality, p.bpp, p.bitstream, p.status) for p in s.solve(targets)], s
+
+    cold, _ = run(TOL)
+    cold_before, _ = run(before)
+    cache = CodecCache(tmp_path)
+    # another tolerance (and target list) fills the table first
+    run(before, cache.entry(chelsea, jpeg), targets=[0.25, 0.4, *TARGETS, 1.5])
+    warm, search = run(TOL, cache.entry(chelsea, jpeg))
+    assert warm == cold
+    assert search.encodes <= len(TARGETS)
+    # and the other way round: a table grown by the tolerant search
+    again, _ = run(before, cache.entry(chelsea, jpeg))
+    assert again == cold_before
+
+
+@pytest.mark.parametrize("bad", [-0.1, 0.9, float("nan")])
+def test_bad_tolerance_is_refused(jpeg, astronaut, bad):
+    with pytest.raises(OutOfRangeError, match="tolerance"):
+        RateSearch(jpeg, astronaut, tolerance=bad)
+
+
+def test_run_config_carries_the_tolerance(tmp_path):
+    import json
+
+    from lossybench.config import load_config, make_config
+    from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
+
+    base = {"task": "classification", "model": "timm:resnet50", "dataset": "package-photos"}
+    cfg = make_config(base)
+    assert cfg.rate_tolerance == DEFAULT_RATE_TOLERANCE
+    exact = make_config({**base, "rate_tolerance": 0.0})
+    assert exact.digest() != cfg.digest()
+    # an exact run keeps the digest (and run name) it had before the option existed
+    assert "rate_tolerance" not in exact.identity()
+    # a result made before the option existed searched exactly, so it replays exactly
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"config": base}))
+    assert load_config(old).rate_tolerance == 0.0
+    with pytest.raises(Exception, match="rate_tolerance"):
+        make_config({**base, "rate_tolerance": 2})

@@ -12,10 +12,17 @@ from typing import Any
 from PIL import Image, features
 
 from lossybench import hookimpl
-from lossybench.codec import Backend, CodecOption, QualityRange
+from lossybench.codec import Backend, CodecOption, QualityRange, log_interp
 from lossybench.pillow_codec import PillowCodec
 
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+#: Typical (quality, bpp) of 4:2:0 baseline JPEG on photos: the geometric mean over the
+#: package photos, shipped as fixed data for rate control's first guesses.
+RATE_PRIOR = (
+    (1.0, 0.1815), (3.0, 0.1899), (5.0, 0.2227), (8.0, 0.2734), (12.0, 0.3376),
+    (18.0, 0.4245), (25.0, 0.5177), (35.0, 0.6502), (50.0, 0.7989), (65.0, 1.0381),
+    (75.0, 1.244), (85.0, 1.6825), (90.0, 2.1334), (95.0, 3.0836),
+)
 
 
 class JpegCodec(PillowCodec):
@@ -37,6 +44,9 @@ class JpegCodec(PillowCodec):
             "optimize": self.settings["optimize"],
             "progressive": self.settings["progressive"],
         }
+
+    def rate_prior(self, quality: float) -> float:
+        return log_interp(RATE_PRIOR, quality)
 
     def rate_axis(self, quality: float) -> float:
         """-log of libjpeg's quantiser scale, in which log(bpp) is nearly linear."""

@@ -10,9 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from lossybench import hookimpl
-from lossybench.codec import Backend, Codec, CodecOption, QualityRange
+from lossybench.codec import Backend, Codec, CodecOption, QualityRange, log_interp
 from lossybench.errors import CodecError
 
+#: Typical (distance, bpp) of JPEG XL (effort 7) on photos: the geometric mean over the
+#: package photos, shipped as fixed data for rate control's first guesses.
+RATE_PRIOR = (
+    (0.1, 5.8506), (0.1737, 4.5239), (0.3017, 3.4696), (0.5241, 2.5024), (0.9103, 1.7293),
+    (1.5811, 1.1324), (2.7464, 0.7204), (4.7704, 0.4552), (8.2861, 0.2972),
+    (14.3928, 0.1851), (25.0, 0.1355),
+)
 INSTALL_HINT = "install imagecodecs from PyPI (pip install 'imagecodecs<2025')"
 
 
@@ -51,6 +58,9 @@ class JpegXlCodec(Codec):
     options = (
         CodecOption("effort", 7, "encoder effort, 1 = fastest .. 9 = slowest", tuple(range(1, 10))),
     )
+
+    def rate_prior(self, quality: float) -> float:
+        return log_interp(RATE_PRIOR, quality, log_quality=True)
 
     def encode(self, image: np.ndarray, quality: float) -> bytes:
         import imagecodecs
