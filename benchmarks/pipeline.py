@@ -37,6 +37,8 @@ import numpy as np
 
 BIN = Path(sys.executable).parent
 TARGETS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
+#: --workers (None: bench run's default, one codec process per core)
+WORKERS: int | None = None
 
 
 def machine() -> str:
@@ -59,7 +61,7 @@ def make_config(codecs: list[str], images: int, out: Path, cache: Path | None, *
         "limit": images,
         "out": str(out),
         "cache": str(cache) if cache else None,
-        "workers": 1,
+        "workers": WORKERS,
         **extra,
     }
     return mk(data)
@@ -168,7 +170,7 @@ def measure_run(args, cfg, codecs: list[str]) -> float:
     ops = n_img * len(codecs) * len(TARGETS)
     print(
         f"wall {wall:.1f} s; throughput {ops / wall:.2f} (image × operating point)/s "
-        f"({ops} operating points, workers={cfg.workers})"
+        f"({ops} operating points, workers={result.settings.workers})"
     )
     for label, n in res.encodes.items():
         print(f"  encodes per (image, target) {label:10s} {n / (n_img * len(TARGETS)):.2f}")
@@ -368,7 +370,10 @@ def main() -> None:
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument("--generated", type=int, default=200, help="images in the generated run")
     ap.add_argument("--generated-codecs", default="jpeg,webp,jpeg2000")
+    ap.add_argument("--workers", type=int, default=None, help="codec workers (default: auto)")
     args = ap.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -523,7 +523,10 @@ def run_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Codec worker processes; 0 = in-process [default: 1].")
+        int | None,
+        typer.Option(
+            help="Codec worker processes; 0 = in-process [default: one per core, at most 8]."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Use the first N images only.", min=1)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,16 @@ from lossybench.errors import LossybenchError
 from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
 
 DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
+
+
+#: ``workers=None`` starts one codec process per available core, at most this many: codec
+#: work dominates a run, and inference gets the threads the workers leave (at least one).
+AUTO_WORKERS_MAX = 8
+
+
+def auto_workers() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(AUTO_WORKERS_MAX, cores or 1))
 
 
 class RunConfig(BaseModel):
@@ -50,7 +61,13 @@ class RunConfig(BaseModel):
     )
     batch_size: int = Field(default=16, ge=1, le=4096)
     device: str = "cpu"
-    workers: int = Field(default=1, ge=0, le=256)
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=256,
+        description="codec worker processes; 0 = in-process; None = one per core, at most "
+        f"{AUTO_WORKERS_MAX}",
+    )
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
     out: str = "results"

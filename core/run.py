@@ -25,7 +25,7 @@ from typing import Any
 from lossybench import __version__
 from lossybench.aggregate import area_under_curve, mean_std, relative_drop, robustness
 from lossybench.codec import Codec, CodecSpec
-from lossybench.config import RunConfig
+from lossybench.config import RunConfig, auto_workers
 from lossybench.dataset import Dataset, Sample, Subset
 from lossybench.errors import DatasetError, LossybenchError, OutOfRangeError
 from lossybench.model import LoadedModel, ModelFamily
@@ -295,7 +295,8 @@ def execute(
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
-    set_threads(cfg.workers)
+    workers = cfg.workers if cfg.workers is not None else auto_workers()
+    set_threads(workers)
     start = time.perf_counter()
     out_dir = Path(cfg.out)
     name = cfg.run_name()
@@ -312,7 +313,7 @@ def execute(
     for s in mine:
         if s.id in log.done and on_image:
             on_image(s.id)
-    for sample, work in _stream(res, todo, cfg.workers):
+    for sample, work in _stream(res, todo, workers):
         for label, n in work.encodes.items():
             res.encodes[label] = res.encodes.get(label, 0) + n
         log.append_image(image_records(work, sample, res.task, res.model, cfg.batch_size))
@@ -482,7 +483,7 @@ def build_result(
             "policy": cfg.policy,
             "rate_tolerance": cfg.rate_tolerance,
             "batch_size": cfg.batch_size,
-            "workers": cfg.workers,
+            "workers": cfg.workers if cfg.workers is not None else auto_workers(),
             "limit": cfg.limit,
         },
         "clean": {
