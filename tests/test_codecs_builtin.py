@@ -7,6 +7,7 @@ the whole file runs in well under a minute on two cores.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import subprocess
 import sys
@@ -193,6 +194,38 @@ def test_rate_search_respects_targets(codec: Codec, crop: np.ndarray) -> None:
         f"({search.encodes / len(TARGETS):.2f} per target); "
         + ", ".join(f"{p.target:g}->{p.bpp:.3f}[{p.status}]" for p in points)
     )
+
+
+#: Codecs that ship a rate prior (fixed data fitted by scripts/fit_rate_priors.py).
+WITH_PRIOR = ("jpeg", "webp", "avif", "heic", "jpegxl")
+
+
+def knob_grid(codec: Codec, n: int = 200) -> list[float]:
+    """Every level of a discrete knob, else ``n`` points across it, in better order."""
+    q = codec.quality
+    if q.levels is not None:
+        pts = list(q.levels)
+    elif q.log_scale:
+        a, b = math.log(q.minimum), math.log(q.maximum)
+        pts = [min(max(math.exp(a + i * (b - a) / (n - 1)), q.minimum), q.maximum)
+               for i in range(n)]
+    else:
+        pts = [q.minimum + i * (q.maximum - q.minimum) / (n - 1) for i in range(n)]
+    return sorted(pts, reverse=not q.higher_is_better)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_rate_prior_is_positive_and_monotone(registry, name: str) -> None:
+    """Rate control follows the prior's shape: it must grow with quality everywhere."""
+    codec = registry.codec(name)()
+    bpp = [codec.rate_prior(v) for v in knob_grid(codec)]
+    if name not in WITH_PRIOR:
+        assert all(b is None for b in bpp)
+        return
+    assert all(b is not None and math.isfinite(b) and b > 0 for b in bpp), name
+    assert all(b1 > b0 for b0, b1 in itertools.pairwise(bpp)), name
+    # a plausible photo rate at the default setting
+    assert 0.2 < codec.rate_prior(default_setting(codec)) < 4.0
 
 
 # -- codec-specific promises --------------------------------------------------------------

@@ -7,6 +7,7 @@ installs them); the others use only POSIX ``sh``/``cp`` and always run.
 from __future__ import annotations
 
 import io
+import itertools
 import pickle
 import shutil
 import sys
@@ -136,6 +137,57 @@ def test_rate_control_hits_targets(cjpeg: external.ExternalCodec, astronaut: np.
         assert decoded.shape == astronaut.shape
     assert sum(p.status == "ok" for p in points) >= 5
     assert search.encodes <= 40
+
+
+def test_rate_prior_is_parsed_and_interpolated(tmp_path: Path) -> None:
+    body = (
+        'name = "distance"\n'
+        f"encode = {BASE['encode']}\ndecode = {BASE['decode']}\n"
+        "[quality]\nmin = 0.1\nmax = 25\nkind = \"continuous\"\nlog_scale = true\n"
+        "higher_is_better = false\n"
+        '[rate_prior]\n25 = 0.1\n"0.1" = 6.0\n1 = 1.5\n'
+    )
+    (tmp_path / "distance.toml").write_text(body)
+    cls = external.codec_class(external.parse_definition(tmp_path / "distance.toml"))
+    assert cls.definition.rate_prior == ((0.1, 6.0), (1.0, 1.5), (25.0, 0.1))
+    codec = cls()
+    assert codec.rate_prior(1.0) == pytest.approx(1.5)
+    # log-scale knob: interpolated in log(distance), so the geometric midpoint
+    assert codec.rate_prior(0.1**0.5) == pytest.approx((6.0 * 1.5) ** 0.5)
+    assert codec.rate_prior(50.0) < 0.1  # extrapolated along the end segment
+    pickled = pickle.loads(pickle.dumps(codec))
+    assert pickled.rate_prior(1.0) == pytest.approx(1.5)
+
+
+def test_no_rate_prior_means_none(tmp_path: Path) -> None:
+    (tmp_path / "plain.toml").write_text(toml_text({**BASE, "name": '"plain"'}))
+    cls = external.codec_class(external.parse_definition(tmp_path / "plain.toml"))
+    assert cls.definition.rate_prior is None and cls().rate_prior(50) is None
+
+
+def test_builtin_cjpeg_ships_a_monotone_rate_prior() -> None:
+    d = external.parse_definition(external.BUILTIN_DIR / "cjpeg.toml", builtin=True)
+    assert d.rate_prior is not None and len(d.rate_prior) >= 5
+    codec = external.codec_class(d)()
+    bpp = [codec.rate_prior(q) for q in codec.quality.levels or []]
+    assert all(b > 0 for b in bpp)
+    assert all(b1 > b0 for b0, b1 in itertools.pairwise(bpp))
+
+
+@needs_cjpeg
+def test_rate_prior_saves_encodes(cjpeg: external.ExternalCodec, astronaut: np.ndarray) -> None:
+    """The TOML's prior is what rate control uses: fewer encodes than without it."""
+    targets = [0.2, 0.3, 0.5, 1.0, 2.0]
+    blind = type(cjpeg)()
+    blind.rate_prior = lambda quality: None  # type: ignore[method-assign]
+    counts = []
+    for codec in (cjpeg, blind):
+        search = RateSearch(codec, astronaut, tolerance=0.1)
+        points = search.solve(targets)
+        assert all(p.status == "ok" and 0.9 * p.target <= p.bpp <= p.target for p in points)
+        counts.append(search.encodes)
+    # measured: 8 encodes with the prior, 11 without
+    assert counts[0] <= 8 < counts[1], counts
 
 
 @needs_cjpeg
@@ -287,6 +339,43 @@ BAD_DEFINITIONS: dict[str, tuple[str, str]] = {
     ),
     "bad-input-suffix": (toml_text({**BASE, "input_suffix": '".exr"'}), "input_suffix"),
     "not-toml": ("name = \n", "not valid TOML"),
+    "rate-prior-not-table": (toml_text({**BASE, "rate_prior": "3"}, Q09), "rate_prior: must be"),
+    "rate-prior-one-entry": (
+        toml_text(BASE, f"{Q09}[rate_prior]\n5 = 0.5\n"),
+        "at least two",
+    ),
+    "rate-prior-not-monotone": (
+        toml_text(BASE, f"{Q09}[rate_prior]\n1 = 0.5\n5 = 0.4\n9 = 2\n"),
+        "not monotone",
+    ),
+    "rate-prior-wrong-direction": (
+        toml_text(BASE, f"{Q09}higher_is_better = false\n[rate_prior]\n1 = 0.5\n5 = 0.9\n"),
+        "lower quality",
+    ),
+    "rate-prior-zero": (
+        toml_text(BASE, f"{Q09}[rate_prior]\n1 = 0\n5 = 0.4\n"),
+        "rate_prior.1: must be a positive number",
+    ),
+    "rate-prior-string-bpp": (
+        toml_text(BASE, f'{Q09}[rate_prior]\n1 = "0.2"\n5 = 0.4\n'),
+        "rate_prior.1: must be a positive number",
+    ),
+    "rate-prior-outside-range": (
+        toml_text(BASE, f"{Q09}[rate_prior]\n1 = 0.2\n20 = 0.4\n"),
+        "rate_prior.20: unknown setting",
+    ),
+    "rate-prior-not-a-level": (
+        toml_text(BASE, f'{Q09}[rate_prior]\n1 = 0.2\n"2.5" = 0.4\n'),
+        "rate_prior.2.5: unknown setting",
+    ),
+    "rate-prior-key-not-a-number": (
+        toml_text(BASE, f"{Q09}[rate_prior]\n1 = 0.2\nhigh = 0.4\n"),
+        "rate_prior.high: 'high' is not a quality setting",
+    ),
+    "rate-prior-duplicate-setting": (
+        toml_text(BASE, f'{Q09}[rate_prior]\n1 = 0.2\n"1.0" = 0.3\n5 = 0.4\n'),
+        "given twice",
+    ),
 }
 
 

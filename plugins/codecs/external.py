@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import math
 import os
 import re
@@ -42,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 from lossybench import hookimpl
-from lossybench.codec import Backend, Codec, QualityRange
+from lossybench.codec import Backend, Codec, QualityRange, log_interp
 from lossybench.errors import CodecError, ImageError, LossybenchError
 from lossybench.image import IMAGE_SUFFIXES, load_image
 
@@ -87,6 +88,7 @@ TOP_KEYS = {
     "install_hint",
     "timeout",
     "quality",
+    "rate_prior",
 }
 REQUIRED_TOP = ("name", "encode", "decode", "quality")
 QUALITY_KEYS = {
@@ -128,6 +130,8 @@ class Definition:
     timeout: float
     quality: QualityRange
     builtin: bool = False
+    #: ``(setting, typical bpp)`` knots in ascending setting order, or None.
+    rate_prior: tuple[tuple[float, float], ...] | None = None
 
     @property
     def programs(self) -> tuple[str, ...]:
@@ -271,6 +275,45 @@ def _quality(path: Path, raw: Any) -> QualityRange:
     return q
 
 
+def _rate_prior(path: Path, raw: Any, q: QualityRange) -> tuple[tuple[float, float], ...]:
+    """``[rate_prior]``: setting → typical bpp, strictly growing in the knob's better direction."""
+    example = '[rate_prior] with setting = bpp entries, e.g. 50 = 0.8 and 90 = 2.1'
+    if not isinstance(raw, dict):
+        raise _fail(path, "rate_prior", f"must be a table: {example}")
+    if len(raw) < 2:
+        raise _fail(path, "rate_prior", f"needs at least two settings: {example}")
+    knots: dict[float, float] = {}
+    for key, bpp in raw.items():
+        where = f"rate_prior.{key}"
+        try:
+            setting = float(key)
+        except ValueError:
+            raise _fail(
+                path, where, f"{key!r} is not a {q.name} setting (keys are numbers; quote "
+                'fractional ones: "0.5" = 3.2)'
+            ) from None
+        try:
+            setting = q.validate(setting)
+        except ValueError as exc:  # OutOfRangeError is a ValueError
+            raise _fail(path, where, f"unknown setting: {exc}") from None
+        if setting in knots:
+            raise _fail(path, where, f"{q.name} {setting:g} is given twice")
+        if not (_is_number(bpp) and math.isfinite(bpp) and bpp > 0):
+            raise _fail(path, where, f"must be a positive number of bits per pixel, not {bpp!r}")
+        knots[setting] = float(bpp)
+    table = tuple(sorted(knots.items()))
+    arrow = "higher" if q.higher_is_better else "lower"
+    for (q0, b0), (q1, b1) in itertools.pairwise(table):
+        if not (b1 > b0 if q.higher_is_better else b1 < b0):
+            raise _fail(
+                path,
+                "rate_prior",
+                f"not monotone: bpp must grow with {arrow} {q.name} (the knob's better "
+                f"direction), but {q0:g} = {b0:g} and {q1:g} = {b1:g}",
+            )
+    return table
+
+
 def parse_definition(path: str | os.PathLike[str], builtin: bool = False) -> Definition:
     """Read and strictly validate one definition file; raise :class:`DefinitionError`.
 
@@ -303,6 +346,8 @@ def parse_definition(path: str | os.PathLike[str], builtin: bool = False) -> Def
     timeout = data.get("timeout", DEFAULT_TIMEOUT)
     if not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0:
         raise _fail(path, "timeout", f"must be a positive number of seconds, not {timeout!r}")
+    quality = _quality(path, data["quality"])
+    prior = _rate_prior(path, data["rate_prior"], quality) if "rate_prior" in data else None
     description = data.get("description") or (
         f"external programs {Path(encode[0]).name} / {Path(decode[0]).name} ({path.name})"
     )
@@ -318,8 +363,9 @@ def parse_definition(path: str | os.PathLike[str], builtin: bool = False) -> Def
         version=version,
         install_hint=data.get("install_hint", ""),
         timeout=float(timeout),
-        quality=_quality(path, data["quality"]),
+        quality=quality,
         builtin=builtin,
+        rate_prior=prior,
     )
 
 
@@ -513,6 +559,12 @@ class ExternalCodec(Codec):
         d = cls.definition
         version = _version_line(d)
         return Backend(Path(d.programs[0]).name, version, f"external program ({d.path.name})")
+
+    def rate_prior(self, quality: float) -> float | None:
+        knots = self.definition.rate_prior
+        if knots is None:
+            return None
+        return log_interp(knots, quality, log_quality=self.quality.log_scale)
 
     def identity(self) -> dict[str, Any]:
         # The command lines change the bits as much as the program version does.

@@ -16,10 +16,18 @@ from typing import Any
 import numpy as np
 
 from lossybench import hookimpl
-from lossybench.codec import Backend, Codec, CodecOption, QualityRange
+from lossybench.codec import Backend, Codec, CodecOption, QualityRange, log_interp
 from lossybench.errors import CodecError
 from lossybench.image import to_rgb8
 
+#: Typical (quality, bpp) of HEIC (4:2:0) on photos: the geometric mean over the package
+#: photos (scripts/fit_rate_priors.py heic), fixed data for rate control. libheif gives
+#: the same bits at 95 and 100, so the table stops at 95 (and extrapolates beyond).
+RATE_PRIOR = (
+    (0.0, 0.0496), (5.0, 0.0686), (10.0, 0.0873), (15.0, 0.1297), (20.0, 0.1679),
+    (30.0, 0.3157), (40.0, 0.6088), (50.0, 1.059), (60.0, 1.6998), (70.0, 2.5757),
+    (80.0, 3.6934), (85.0, 4.4498), (90.0, 4.9202), (95.0, 5.3056),
+)
 INSTALL_HINT = "install pillow-heif from PyPI (pip install -U pillow-heif)"
 
 
@@ -37,6 +45,9 @@ class HeicCodec(Codec):
     # pillow-heif's quality=-1), so the full range is a lossy knob. libheif's default is 50.
     quality = QualityRange(0, 100, kind="discrete", step=1, default=50)
     options = (CodecOption("chroma", "420", "chroma subsampling", ("420", "422", "444")),)
+
+    def rate_prior(self, quality: float) -> float:
+        return log_interp(RATE_PRIOR, quality)
 
     def encode(self, image: np.ndarray, quality: float) -> bytes:
         import pillow_heif
