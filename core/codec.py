@@ -37,6 +37,10 @@ class QualityRange:
     name: str = "quality"
     default: float | None = None
     log_scale: bool = False
+    #: Discrete knobs whose neighbouring settings can give identical bitstreams (libheif
+    #: maps two qualities onto one x265 QP): the settings that differ, each the largest of
+    #: its group. Rate control searches only these; every level stays a valid setting.
+    distinct: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.minimum) and math.isfinite(self.maximum)):
@@ -49,6 +53,14 @@ class QualityRange:
             raise ValueError("discrete quality step must be positive")
         if self.log_scale and self.minimum <= 0:
             raise ValueError("a log-scale quality range needs a positive minimum")
+        if self.distinct is not None:
+            levels = self.levels or []
+            if (
+                len(self.distinct) < 2
+                or list(self.distinct) != sorted(set(self.distinct))
+                or any(v not in levels for v in self.distinct)
+            ):
+                raise ValueError("distinct settings must be >= 2 ascending levels of the knob")
 
     @property
     def levels(self) -> list[float] | None:
@@ -57,6 +69,11 @@ class QualityRange:
             return None
         n = round((self.maximum - self.minimum) / self.step)
         return [self.minimum + i * self.step for i in range(n + 1)]
+
+    @property
+    def search_levels(self) -> list[float] | None:
+        """The settings rate control tries: :attr:`distinct` if given, else every level."""
+        return list(self.distinct) if self.distinct is not None else self.levels
 
     def validate(self, value: float) -> float:
         """Return ``value`` as the codec will use it, or raise with the valid range."""

@@ -44,6 +44,10 @@ Policy = Literal["floor", "nearest"]
 Status = Literal["ok", "too_low", "too_high"]
 #: Bit-rate targets the tool accepts (bits per pixel).
 MIN_TARGET, MAX_TARGET = 0.005, 24.0
+#: How far (in log bpp) an image's own slope may move the prior when extrapolating.
+MAX_RESID_SHIFT = math.log(2.0)
+#: ... and how much of that slope is trusted (two trials measure it noisily).
+SLOPE_TRUST = 0.5
 #: Without data, assume bits grow 2**6-fold over a knob's whole range.
 PRIOR_LOG_SPAN = math.log(64.0)
 #: Largest relative rate tolerance accepted.
@@ -125,7 +129,7 @@ class RateSearch:
         self.max_trials = max_trials
         self.height, self.width = image.shape[:2]
         q = codec.quality
-        self.levels = q.levels
+        self.levels = q.search_levels
         self.discrete = self.levels is not None
         self.u_max = float(len(self.levels) - 1) if self.levels is not None else 1.0
         self.u_res = 1.0 if self.discrete else 1e-4
@@ -155,8 +159,8 @@ class RateSearch:
 
     def u_of(self, quality: float) -> float:
         q = self.codec.quality
-        if self.levels is not None:
-            u = round((quality - q.minimum) / q.step)
+        if self.levels is not None:  # the nearest searched level (the one above on a tie)
+            u = min(range(len(self.levels)), key=lambda i: (abs(self.levels[i] - quality), -i))
         elif q.log_scale:
             u = (math.log(quality) - math.log(q.minimum)) / (
                 math.log(q.maximum) - math.log(q.minimum)
@@ -297,7 +301,7 @@ class RateSearch:
         q = self.codec.quality
         v = self.u_max - u if not q.higher_is_better else u
         if self.levels is not None:
-            quality = q.minimum + v * q.step
+            quality = self._level_at(v)
         elif q.log_scale:
             quality = math.exp(
                 math.log(q.minimum) + v * (math.log(q.maximum) - math.log(q.minimum))
@@ -366,10 +370,18 @@ class RateSearch:
         q = self.codec.quality
         v = self.u_max - u if not q.higher_is_better else u
         if self.levels is not None:
-            return q.minimum + v * q.step
+            return self._level_at(v)
         if q.log_scale:
             return math.exp(math.log(q.minimum) + v * (math.log(q.maximum) - math.log(q.minimum)))
         return q.minimum + v * (q.maximum - q.minimum)
+
+    def _level_at(self, v: float) -> float:
+        """The setting at a fractional level index (linear between searched levels)."""
+        assert self.levels is not None
+        i = min(max(math.floor(v), 0), len(self.levels) - 1)
+        if i == len(self.levels) - 1:
+            return self.levels[i]
+        return self.levels[i] + (v - i) * (self.levels[i + 1] - self.levels[i])
 
     def _prior_log(self, u: float) -> float | None:
         b = self.codec.rate_prior(self._quality_f(u))
@@ -397,8 +409,23 @@ class RateSearch:
                 return r_lo + min(max(t, 0.0), 1.0) * (r_hi - r_lo)
         else:
             r0 = resid(lo) if lo is not None else resid(hi) if hi is not None else 0.0
+            # two trials on the same side: follow this image's own slope away from the
+            # prior's (steep or flat photos), not a curve parallel to the prior
+            us = sorted(self.trials)
+            pair = us[-2:] if hi is None else us[:2]
+            slope = 0.0
+            if len(pair) == 2 and self._x(pair[1]) != self._x(pair[0]):
+                slope = (resid(pair[1]) - resid(pair[0])) / (self._x(pair[1]) - self._x(pair[0]))
+            anchor = lo if lo is not None else hi
+            # measured on the package photos: it saves encodes when a band is accepted
+            # (tol > 0) but costs AVIF encodes in the exact search, so only there
+            trust = SLOPE_TRUST if self.tolerance > 0 else 0.0
+
             def r_at(u: float) -> float:
-                return r0
+                if anchor is None:
+                    return r0
+                delta = trust * slope * (self._x(u) - self._x(anchor))
+                return r0 + min(max(delta, -MAX_RESID_SHIFT), MAX_RESID_SHIFT)
 
         def f(u: float) -> float:
             p = self._prior_log(u)

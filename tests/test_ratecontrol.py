@@ -228,3 +228,43 @@ def test_priors_keep_tolerant_searches_cheap(registry, name, astronaut, chelsea)
         encodes += search.encodes
     per_target = encodes / (2 * len(TARGETS))
     assert per_target <= ENCODE_BOUNDS[name], f"{name}: {per_target:.2f} encodes per target"
+
+
+# -- knobs whose neighbouring settings share a bitstream ------------------------------------
+def test_heic_distinct_levels_are_really_the_distinct_bitstreams(registry, astronaut):
+    """libheif maps qualities 2k-1 and 2k (and 95..100) onto one QP: searching only the
+    declared distinct settings loses nothing, and the declared ones differ."""
+    codec = registry.codec("heic")()
+    codec.check_available()
+    image = astronaut[:96, :96]
+    bits = {q: codec.encode(image, q) for q in codec.quality.levels}
+    distinct = codec.quality.distinct
+    for q, b in bits.items():
+        rep = min(d for d in distinct if d >= q)  # the largest member of q's group
+        assert b == bits[rep], f"quality {q} differs from its group's setting {rep}"
+    # and the declared ones are not themselves duplicates (a tiny image may merge a pair
+    # of neighbouring QPs at the very top or bottom; nothing systematic)
+    assert len({bits[d] for d in distinct}) >= len(distinct) - 2
+
+
+def test_exact_search_over_distinct_levels_matches_all_levels(registry, astronaut):
+    codec = registry.codec("heic")()
+    codec.check_available()
+    image = astronaut[:128, :128]
+    h, w = image.shape[:2]
+    table = {q: bits_per_pixel(codec.encode(image, q), w, h) for q in codec.quality.levels}
+    for p in RateSearch(codec, image).solve(TARGETS):
+        if p.status == "ok":
+            first_over = min(q for q, b in table.items() if b > p.target)
+            best = max(q for q, b in table.items() if b <= p.target and q < first_over)
+            assert p.bpp == table[best] and table[p.quality] == table[best]
+
+
+def test_distinct_settings_are_validated():
+    from lossybench.codec import QualityRange
+
+    with pytest.raises(ValueError, match="distinct"):
+        QualityRange(0, 10, distinct=(0, 3.5, 10))
+    with pytest.raises(ValueError, match="distinct"):
+        QualityRange(0, 10, distinct=(5, 2))
+    assert QualityRange(0, 10, distinct=(0, 5, 10)).search_levels == [0, 5, 10]
