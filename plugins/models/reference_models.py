@@ -31,7 +31,13 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
+from lossybench.model import (
+    LoadedModel,
+    ModelFamily,
+    WeightsInfo,
+    read_state_dict,
+    state_mismatches,
+)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Scenes classes + background (detection: category ids 1..6, 0 unused).
@@ -163,38 +169,14 @@ def training_config(name: str) -> dict[str, Any] | None:
 
 
 def read_state(path: Path) -> dict[str, Any]:
-    """A fp32 state dict from ``path``: raw or under "model"/"state_dict"; "module." stripped."""
-    import torch
-
-    if not path.is_file():
-        raise ModelError(f"weights file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(
-            f"cannot read {path} as a state dict ({type(exc).__name__}: {exc}); "
-            "save it with torch.save(model.state_dict(), path)"
-        ) from None
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj or not all(
-        isinstance(v, torch.Tensor) for v in obj.values()
-    ):
-        raise ModelError(f"{path} holds no state dict (tensors by parameter name)")
-    if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+    """A fp32 state dict from ``path`` (see :func:`lossybench.model.read_state_dict`)."""
+    obj = read_state_dict(path)
     return {k: v.float() if v.is_floating_point() else v for k, v in obj.items()}
 
 
 def load_state(net: Any, state: dict[str, Any], path: Path, name: str) -> None:
     """Strict load with a message that says what does not fit."""
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+    missing, unexpected, shapes = state_mismatches(net.state_dict(), state)
     if missing or unexpected or shapes:
         parts = [
             f"{len(items)} {label} (e.g. {items[0]})"

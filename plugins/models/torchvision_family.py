@@ -33,17 +33,17 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
+from lossybench.model import (
+    LoadedModel,
+    ModelFamily,
+    WeightsInfo,
+    brief_error,
+    read_state_dict,
+    state_mismatches,
+)
 from lossybench.task import TRAIN_IGNORE_INDEX
 
 TASKS = ("classification", "detection", "segmentation")
-
-
-def _brief(exc: BaseException, limit: int = 300) -> str:
-    """First line of an exception, shortened: state-dict errors list every key."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def task_models() -> dict[str, list[str]]:
@@ -127,51 +127,11 @@ def ensure_cached(weights: Any) -> Path:
     except Exception as exc:
         raise ModelError(
             f"pretrained weights {weights} are not in the torch hub cache and could not be "
-            f"downloaded ({_brief(exc)}). Fetch {weights.url} on a machine "
+            f"downloaded ({brief_error(exc)}). Fetch {weights.url} on a machine "
             f"with internet access and copy it to {path} (set TORCH_HOME to use another "
             "cache folder), or use --weights PATH / --weights random"
         ) from None
     return path
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A state dict from a file: raw, or under "model"/"state_dict"; "module." stripped."""
-    import torch
-
-    if not path.is_file():
-        raise ModelError(f"weights file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(
-            f"cannot read {path} as a state dict ({_brief(exc)}); "
-            "save it with torch.save(model.state_dict(), path)"
-        ) from None
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if (
-        not isinstance(obj, dict)
-        or not obj
-        or not all(isinstance(v, torch.Tensor) for v in obj.values())
-    ):
-        raise ModelError(
-            f"{path} holds no state dict (tensors by parameter name); "
-            "save it with torch.save(model.state_dict(), path)"
-        )
-    if all(k.startswith("module.") for k in obj):  # saved from DataParallel / DDP
-        obj = {k[len("module.") :]: v for k, v in obj.items()}
-    return obj
-
-
-def mismatches(own: dict[str, Any], state: dict[str, Any]) -> tuple[list[str], ...]:
-    """(missing, unexpected, different-shape) keys of a checkpoint against a model."""
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
-    return missing, unexpected, shapes
 
 
 def infer_num_classes(own: dict[str, Any], state: dict[str, Any], built: int) -> int | None:
@@ -181,7 +141,7 @@ def infer_num_classes(own: dict[str, Any], state: dict[str, Any], built: int) ->
     regressor, anchors per location for SSD/RetinaNet), so every differing tensor gives
     ``built × file_rows / model_rows``; they must all agree, else the answer is None.
     """
-    _, _, shapes = mismatches(own, state)
+    _, _, shapes = state_mismatches(own, state)
     found = set()
     for k in shapes:
         a, b = tuple(state[k].shape), tuple(own[k].shape)
@@ -192,7 +152,7 @@ def infer_num_classes(own: dict[str, Any], state: dict[str, Any], built: int) ->
 
 
 def describe_mismatch(own: dict[str, Any], state: dict[str, Any]) -> str:
-    missing, unexpected, shapes = mismatches(own, state)
+    missing, unexpected, shapes = state_mismatches(own, state)
     shown = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in shapes]
     parts = []
     for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", shown)):
@@ -394,7 +354,7 @@ class TorchvisionFamily(ModelFamily):
             except Exception as exc:
                 raise ModelError(
                     f"the cached weights {path} of {default} do not load "
-                    f"({_brief(exc)}); delete the file to download it again"
+                    f"({brief_error(exc)}); delete the file to download it again"
                 ) from None
             info = WeightsInfo.from_file(f"pretrained:{default}", path)
         elif weights == "random":
@@ -402,7 +362,7 @@ class TorchvisionFamily(ModelFamily):
             info = WeightsInfo(source="random")
         else:
             path = Path(weights).expanduser()
-            state = read_checkpoint(path)
+            state = read_state_dict(path)
             if task == "segmentation" and any(k.startswith("aux_classifier.") for k in state):
                 extra["aux_loss"] = True
             net = self._from_checkpoint(tvm, name, state, path, num_classes, default, extra)
@@ -448,12 +408,12 @@ class TorchvisionFamily(ModelFamily):
         built = num_classes or len(default.meta.get("categories") or ()) or None
         net = self._make(tvm, name, weights=None, num_classes=built, **extra)
         own = net.state_dict()
-        missing, unexpected, shapes = mismatches(own, state)
+        missing, unexpected, shapes = state_mismatches(own, state)
         if shapes and not (missing or unexpected) and built:
             inferred = infer_num_classes(own, state, built)
             if inferred:
                 candidate = self._make(tvm, name, weights=None, num_classes=inferred, **extra)
-                if not any(mismatches(candidate.state_dict(), state)):
+                if not any(state_mismatches(candidate.state_dict(), state)):
                     self._check_outputs(f"{path}", inferred, num_classes)
                     net, own, shapes = candidate, candidate.state_dict(), []
         if missing or unexpected or shapes:
@@ -473,7 +433,7 @@ class TorchvisionFamily(ModelFamily):
             return tvm.get_model(name, **kwargs)
         except (ValueError, TypeError, NotImplementedError) as exc:
             raise ModelError(
-                f"cannot build torchvision:{name} with {kwargs}: {_brief(exc)}"
+                f"cannot build torchvision:{name} with {kwargs}: {brief_error(exc)}"
             ) from None
 
 
