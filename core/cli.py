@@ -18,6 +18,7 @@ from lossybench.codec import Codec
 from lossybench.console import console, progress, stdout
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError, OutOfRangeError
+from lossybench.finetune_cli import finetune_cmd
 from lossybench.image import find_images
 from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
 from lossybench.registry import Registry, get_registry
@@ -788,7 +789,9 @@ def report_cmd(
             console.print(f"wrote {w}")
 
 
-BUILTIN_COMMANDS = {"list", "codecs", "run", "schema", "report", "cache"}
+app.command("finetune")(finetune_cmd)
+
+BUILTIN_COMMANDS = {"list", "codecs", "run", "schema", "report", "cache", "finetune"}
 
 
 def _argv_disables(argv: list[str]) -> list[str]:

@@ -74,7 +74,9 @@ def lossybench_tasks() -> list[type[Task]]:
 
     Optionally it implements :meth:`lossybench.task.Task.training_target`, the training
     target of a sample in a documented format, so that ``bench finetune`` can train on
-    its datasets: the task owns the target format, the model family owns the loss.
+    its datasets: the task owns the target format, the model family owns the loss; and
+    :meth:`lossybench.task.Task.transform_target`, the target of a mirrored or turned
+    image, for ``bench finetune --augment``.
     """
 
 

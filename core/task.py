@@ -78,3 +78,21 @@ class Task(ABC):
         raise LossybenchError(
             f"task {self.name!r} does not support finetuning (it defines no training targets)"
         )
+
+    def transform_target(
+        self, target: Any, size: tuple[int, int], flip: bool, turns: int
+    ) -> Any:
+        """``target`` (from :meth:`training_target` at ``size``) for an augmented image.
+
+        The training image of (H, W) = ``size`` was mirrored left-right when ``flip``
+        and then turned ``turns`` × 90° counter-clockwise, in that order — exactly
+        ``np.rot90(image[:, ::-1] if flip else image, turns)`` — so the returned target
+        must describe that image (after an odd ``turns`` its size is (W, H)). Only
+        called for augmented images (``bench finetune --augment``); a task whose targets
+        carry no geometry returns ``target`` unchanged. The default raises: a task
+        without it can be finetuned, but not with geometric augmentation.
+        """
+        raise LossybenchError(
+            f"task {self.name!r} does not support geometric augmentation "
+            "(it defines no transform_target); use --augment none"
+        )

@@ -122,6 +122,12 @@ class ClassificationTask(Task):
             )
         return torch.tensor(label, dtype=torch.int64)
 
+    def transform_target(
+        self, target: Any, size: tuple[int, int], flip: bool, turns: int
+    ) -> Any:
+        """A class label does not depend on the geometry."""
+        return target
+
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         if not outcomes:
             return {}

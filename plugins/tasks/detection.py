@@ -156,6 +156,24 @@ class DetectionTask(Task):
             "labels": torch.tensor(labels, dtype=torch.int64),
         }
 
+    def transform_target(
+        self, target: Any, size: tuple[int, int], flip: bool, turns: int
+    ) -> Any:
+        """Boxes of an image mirrored left-right, then turned ``turns`` × 90° (np.rot90).
+
+        Exact: a mirror or a quarter turn maps an axis-aligned box onto one.
+        """
+        import torch
+
+        boxes = target["boxes"].clone()
+        h, w = size
+        if flip:
+            boxes = torch.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+        for _ in range(turns % 4):  # counter-clockwise: (x, y) -> (y, W - x); H, W swap
+            boxes = torch.stack([boxes[:, 1], w - boxes[:, 2], boxes[:, 3], w - boxes[:, 0]], 1)
+            h, w = w, h
+        return {**target, "boxes": boxes.reshape(-1, 4)}
+
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         """COCO box AP over the images in ``outcomes``.
 

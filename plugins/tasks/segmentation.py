@@ -299,6 +299,16 @@ class SegmentationTask(Task):
             labels = np.asarray(Image.fromarray(labels).resize((w, h), Image.Resampling.NEAREST))
         return torch.from_numpy(labels.astype(np.int64))
 
+    def transform_target(
+        self, target: Any, size: tuple[int, int], flip: bool, turns: int
+    ) -> Any:
+        """The label map mirrored left-right, then turned ``turns`` × 90° (as np.rot90)."""
+        import torch
+
+        if flip:
+            target = torch.flip(target, (-1,))
+        return torch.rot90(target, turns % 4, (-2, -1)).contiguous()
+
     def aggregate(self, outcomes: Sequence[dict[str, Any]]) -> dict[str, float]:
         """Sum the per-image matrices into one and score it (integer sums: order-free)."""
         cells: list[list[list[int]]] = []

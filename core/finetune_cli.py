@@ -1,0 +1,351 @@
+"""The `bench finetune` command (registered in :mod:`lossybench.cli`).
+
+Kept apart from ``cli.py`` so that the training front end can grow without touching the
+other commands; everything heavy is imported inside the function, so ``bench --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lossybench.errors import LossybenchError, OutOfRangeError
+from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
+
+
+def split_codecs(values: list[str]) -> list[str]:
+    """``["jpeg,webp", "jpeg:subsampling=4:2:0,x=1"]`` → one spec per codec.
+
+    A comma separates codecs, except before ``key=value`` (a codec's next setting).
+    """
+    out: list[str] = []
+    for text in values:
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            key = part.partition("=")[0]
+            if "=" in part and ":" not in key and out:
+                out[-1] += "," + part
+            else:
+                out.append(part)
+    return out
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(lo), float(hi)
+    except ValueError:
+        raise OutOfRangeError(f"--bpp-range must be LO:HI, e.g. 0.1:0.3; got {text!r}") from None
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+        data = json.loads(text).get("config", {}) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError, AttributeError) as exc:
+        raise LossybenchError(f"cannot read the finetune configuration {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise LossybenchError(f"{path} holds no finetune configuration")
+    return data
+
+
+def finetune_cmd(
+    task: Annotated[
+        str | None, typer.Option(help="Task: classification, detection, segmentation.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="FAMILY:NAME, e.g. reference:scenes-segmenter.")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Base weights: checkpoint path, 'random', 'package:DIST/PATH', or "
+                          "omit for the family's default."),
+    ] = None,
+    train_dataset: Annotated[
+        str | None, typer.Option(help="Training images, FORMAT[:LOCATION].")
+    ] = None,
+    val_dataset: Annotated[
+        str | None, typer.Option(help="Evaluation images, FORMAT[:LOCATION].")
+    ] = None,
+    codec: Annotated[
+        list[str] | None,
+        typer.Option("--codec", "-c",
+                     help="Codec(s) to train on and score: NAME[:k=v,...]; repeatable or "
+                          "comma-separated (jpeg,webp)."),
+    ] = None,
+    bpp: Annotated[
+        str | None,
+        typer.Option(help="Training bit rates: a list, one drawn per image, e.g. 0.1,0.2,0.3."),
+    ] = None,
+    bpp_range: Annotated[
+        str | None,
+        typer.Option(help="Training bit rates drawn log-uniformly from LO:HI, e.g. 0.1:0.3."),
+    ] = None,
+    eval_bpp: Annotated[
+        str | None,
+        typer.Option(help="Evaluation targets \\[default: the --bpp list, or LO, √(LO·HI), HI]."),
+    ] = None,
+    clean_fraction: Annotated[
+        float | None,
+        typer.Option(help="Share of training images left uncompressed, in [0, 1] "
+                          "\\[default: 0.25]."),
+    ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(help="Geometric augmentation of training images, targets following: "
+                          "none (default), flip (left-right mirror), dihedral (mirror and "
+                          "quarter turns; for rotation-free content)."),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps (or --epochs).")] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Passes over the training set (or --steps).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate \\[default: 1e-4].")] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help="AdamW weight decay \\[default: 1e-4].")
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(help="LR schedule after warm-up: cosine (default), step (×0.1 at ⅔), "
+                          "constant."),
+    ] = None,
+    warmup: Annotated[
+        int | None, typer.Option(help="Linear warm-up steps \\[default: 5% of steps, ≤ 100].")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Images per forward pass \\[default: 8].")
+    ] = None,
+    accumulate: Annotated[
+        int | None,
+        typer.Option(help="Forward passes per optimizer step (gradient accumulation) "
+                          "\\[default: 1]."),
+    ] = None,
+    max_grad_norm: Annotated[
+        float | None, typer.Option(help="Gradient-norm clip; 0 = off \\[default: 10].")
+    ] = None,
+    freeze_bn: Annotated[
+        bool | None,
+        typer.Option("--freeze-bn/--train-bn",
+                     help="Keep BatchNorm statistics of the base model \\[default: freeze]."),
+    ] = None,
+    bf16: Annotated[
+        bool | None,
+        typer.Option("--bf16/--fp32",
+                     help="bfloat16 autocast for forward passes \\[default: fp32]."),
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Rate control: floor (default) or nearest.")
+    ] = None,
+    rate_tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="Rate control's relative tolerance, as in bench run [default: "
+            f"{DEFAULT_RATE_TOLERANCE}]; 0 = exact. Example: --rate-tolerance 0",
+            min=0.0,
+            max=0.5,
+        ),
+    ] = None,
+    train_limit: Annotated[
+        int | None, typer.Option(help="Train on the first N images only.", min=1)
+    ] = None,
+    eval_limit: Annotated[
+        int | None, typer.Option(help="Evaluate on the first N images only.", min=1)
+    ] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(help="Evaluate every N steps; 0 = before and after only.")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Save last.pt every N steps \\[default: 50].")
+    ] = None,
+    stop_after: Annotated[
+        int | None,
+        typer.Option(help="Stop once N steps are done in total (saving last.pt); run again "
+                          "without it to continue. For time-sliced machines."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Codec worker processes; 0 = in-process \\[default: 1].")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="torch threads \\[default: the cores the codec workers leave]; on a "
+                          "shared machine give what is really free.", min=1),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed \\[default: 0].")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Output directory \\[default: finetune].")
+    ] = None,
+    cache: Annotated[
+        str | None, typer.Option(help="Bitstream cache directory \\[default: user cache].")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
+    ] = False,
+    train_dataset_option: Annotated[
+        list[str] | None,
+        typer.Option("--train-dataset-option", help="KEY=VALUE for the training dataset."),
+    ] = None,
+    val_dataset_option: Annotated[
+        list[str] | None,
+        typer.Option("--val-dataset-option", help="KEY=VALUE for the validation dataset."),
+    ] = None,
+    task_option: Annotated[
+        list[str] | None, typer.Option("--task-option", help="KEY=VALUE for the task.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A TOML with these settings, or a finetune.json to replay; "
+                          "options given here override it."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report JSON on stdout.")
+    ] = False,
+) -> None:
+    """Finetune a model on compressed training images; report what it wins back.
+
+    Trains on training images compressed on the fly (bitstreams cached) with the given
+    codecs at bit rates drawn per image, mixing in clean images; evaluates before and
+    after on the validation set (clean and every codec × target, as `bench run` scores)
+    and writes OUT/model.pt (for `bench run --weights`), OUT/finetune.json and a table
+    with the recovered fraction of the drop, (after − before) / (clean − before). An
+    interrupted run started again with the same command resumes from OUT/last.pt.
+
+    Examples:
+
+      bench finetune --task segmentation --model reference:scenes-segmenter
+      --train-dataset scenes-segmentation:train --val-dataset scenes-segmentation
+      --codec jpeg --bpp-range 0.1:0.3 --clean-fraction 0.5 --augment dihedral
+      --steps 300 --lr 3e-4 --out ft/seg-jpeg
+
+      bench finetune --task classification --model timm:resnet50 --weights ckpt.pth
+      --train-dataset imagefolder:/data/train --val-dataset imagefolder:/data/val
+      -c jpeg,webp --bpp 0.1,0.2,0.3 --epochs 1 --batch-size 16 --accumulate 4
+      --device cuda --eval-every 500
+
+      bench finetune --config ft/seg-jpeg/finetune.json   # replay a finetune
+    """
+    from lossybench.cli import parse_floats, parse_options, registry
+    from lossybench.finetune import make_config, resolve
+
+    given: dict[str, Any] = {
+        "task": task, "model": model, "weights": weights,
+        "train_dataset": train_dataset, "val_dataset": val_dataset,
+        "codecs": split_codecs(codec) if codec else None,
+        "bpp": parse_floats(bpp, "--bpp") if bpp else None,
+        "bpp_range": parse_range(bpp_range) if bpp_range else None,
+        "eval_bpp": parse_floats(eval_bpp, "--eval-bpp") if eval_bpp else None,
+        "clean_fraction": clean_fraction, "augment": augment, "steps": steps, "epochs": epochs,
+        "lr": lr,
+        "weight_decay": weight_decay, "schedule": schedule, "warmup": warmup,
+        "batch_size": batch_size, "accumulate": accumulate,
+        "max_grad_norm": max_grad_norm, "freeze_bn": freeze_bn, "bf16": bf16,
+        "policy": policy, "rate_tolerance": rate_tolerance,
+        "train_limit": train_limit, "eval_limit": eval_limit,
+        "eval_every": eval_every, "checkpoint_every": checkpoint_every,
+        "stop_after": stop_after, "device": device, "workers": workers, "threads": threads,
+        "seed": seed,
+        "out": out, "cache": cache,
+        "train_dataset_options": parse_options(train_dataset_option, "--train-dataset-option"),
+        "val_dataset_options": parse_options(val_dataset_option, "--val-dataset-option"),
+        "task_options": parse_options(task_option, "--task-option"),
+    }
+    data = _load_config(config) if config is not None else {}
+    data.pop("stop_after", None)  # a replay runs to the end unless told otherwise
+    # an option given here replaces its alternative from the file (--bpp vs --bpp-range)
+    for a, b in (("bpp", "bpp_range"), ("steps", "epochs")):
+        if given[a] is not None or given[b] is not None:
+            data.pop(a, None)
+            data.pop(b, None)
+    data.update({k: v for k, v in given.items() if v is not None})
+    if max_grad_norm == 0:
+        data["max_grad_norm"] = None
+    if no_cache:
+        data["cache"] = None
+    missing = [f"--{k.replace('_', '-')}" for k in ("task", "model", "train_dataset",
+                                                   "val_dataset", "codecs") if not data.get(k)]
+    if missing:
+        raise OutOfRangeError(f"bench finetune needs {', '.join(missing)} (see --help)")
+    cfg = make_config(data, str(config) if config else "options")
+    from lossybench.console import console
+
+    with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.train_dataset}"):
+        res = resolve(cfg, registry())
+    run_with_progress(res, as_json)
+
+
+def run_with_progress(res: Any, as_json: bool = False) -> None:
+    """Run :func:`lossybench.finetune.finetune` under rich progress bars; print the table."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from lossybench.console import console, stdout
+    from lossybench.finetune import REPORT_FILE, Callbacks, finetune, report_table
+
+    bar = Progress(
+        SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), console=console,
+    )
+    ids: dict[str, Any] = {"train": None, "eval": None}
+    smooth: dict[str, float] = {}
+
+    def on_phase(name: str, total: int) -> None:
+        if ids["eval"] is not None:
+            bar.update(ids["eval"], visible=False)
+            ids["eval"] = None
+        if name == "training":
+            if ids["train"] is None:
+                ids["train"] = bar.add_task("training", total=total, info="")
+        else:
+            ids["eval"] = bar.add_task(name, total=total, info="")
+
+    def on_step(info: dict[str, Any]) -> None:
+        loss = smooth["loss"] = 0.9 * smooth.get("loss", info["loss"]) + 0.1 * info["loss"]
+        text = f"loss {loss:.4f}  lr {info['lr']:.2e}  {info['images_per_second']:.1f} img/s"
+        bar.update(ids["train"], completed=info["step"], info=text)
+
+    def on_eval_image() -> None:
+        if ids["eval"] is not None:
+            bar.advance(ids["eval"])
+
+    cb = Callbacks(on_phase=on_phase, on_eval_image=on_eval_image, on_step=on_step,
+                   on_message=lambda text: bar.console.print(f"[dim]{text}[/dim]"))
+    with bar:
+        outcome = finetune(res, cb)
+    if outcome.report is None:
+        console.print(
+            f"stopped at step {outcome.stopped_at}/{res.total_steps} (--stop-after); the "
+            f"state is in {outcome.out / 'last.pt'}: run the same command without "
+            "--stop-after to continue"
+        )
+        return
+    report = outcome.report
+    if as_json:
+        stdout.print_json(json.dumps(report))
+        return
+    stdout.print(report_table(report))
+    train = report["train"]
+    console.print(
+        f"trained {train['steps']} steps ({train['images_seen']} images, "
+        f"{train['compressed_seen']} compressed) in {train['seconds'] / 60:.1f} min; "
+        f"evaluation {report['eval_seconds'] / 60:.1f} min; wrote "
+        f"{outcome.out / 'model.pt'} and {outcome.out / REPORT_FILE}"
+    )
+    if train["failures"]:
+        console.print(f"[yellow]{train['failures']} training image(s) failed, e.g. "
+                      f"{train['failure_examples'][0]}[/yellow]")
