@@ -137,10 +137,20 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise LossybenchError(f"{p}: not valid TOML/JSON: {exc}") from exc
     if p.suffix == ".json" and isinstance(data, dict):
-        # results made before the tolerance existed searched exactly: replay them so
-        data.setdefault("rate_tolerance", 0.0)
+        data = result_config_data(data)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return make_config(data, str(p))
+
+
+def result_config_data(config: dict[str, Any]) -> dict[str, Any]:
+    """A result's recorded ``config`` as the run that made it saw it.
+
+    Results made before ``rate_tolerance`` existed searched exactly: read them so (their
+    digest, name and replay stay what they were), not with today's default.
+    """
+    data = dict(config)
+    data.setdefault("rate_tolerance", 0.0)
+    return data
 
 
 def make_config(data: dict[str, Any], where: str = "options") -> RunConfig:

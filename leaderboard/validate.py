@@ -384,10 +384,10 @@ def _check_summary(report: Report, base: str, c: Any, r: RunResult, task_cls: An
 
 
 def _check_config(report: Report, r: RunResult) -> None:
-    from lossybench.config import make_config
+    from lossybench.config import make_config, result_config_data
 
     try:
-        cfg = make_config(dict(r.config), "config")
+        cfg = make_config(result_config_data(r.config), "config")
     except LossybenchError as exc:
         report.add("$.config", f"does not replay as a run configuration: {clean_text(exc)}")
         return
@@ -482,10 +482,10 @@ def read_records(report: Report, path: Path, r: RunResult, limits: Limits) -> No
         report.add(f"line {n0}", "the first line must be the header "
                    '{"lossybench_records": 1, "config_sha256": ...}', file=name)
         return
-    from lossybench.config import make_config
+    from lossybench.config import make_config, result_config_data
 
     try:
-        cfg_digest: str | None = make_config(dict(r.config)).digest()
+        cfg_digest: str | None = make_config(result_config_data(r.config)).digest()
     except LossybenchError:
         cfg_digest = None  # already reported on the result
     if cfg_digest is not None and header.config_sha256 != cfg_digest:
