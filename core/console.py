@@ -18,16 +18,17 @@ console = Console(stderr=True)
 stdout = Console()
 
 
-def progress(disable: bool = False) -> Progress:
-    return Progress(
+def progress(disable: bool = False, info: bool = False) -> Progress:
+    """The bar every command shows; ``info`` adds a column for each task's ``info`` field
+    (e.g. the loss and learning rate while finetuning)."""
+    columns = [
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *([TextColumn("{task.fields[info]}")] if info else []),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=console,
-        disable=disable,
-        transient=False,
-    )
+    ]
+    return Progress(*columns, console=console, disable=disable, transient=False)

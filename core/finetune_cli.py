@@ -283,24 +283,10 @@ def finetune_cmd(
 
 def run_with_progress(res: Any, as_json: bool = False) -> None:
     """Run :func:`lossybench.finetune.finetune` under rich progress bars; print the table."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from lossybench.console import console, stdout
+    from lossybench.console import console, progress, stdout
     from lossybench.finetune import REPORT_FILE, Callbacks, finetune, report_table
 
-    bar = Progress(
-        SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-        TextColumn("eta"), TimeRemainingColumn(), console=console,
-    )
+    bar = progress(info=True)
     ids: dict[str, Any] = {"train": None, "eval": None}
     smooth: dict[str, float] = {}
 

@@ -435,6 +435,25 @@ def test_cli_help_and_a_bad_range(tmp_path: Path, data: Path) -> None:
     assert not (tmp_path / "cli").exists()
 
 
+def test_cli_trains_with_progress_and_writes_the_report(tmp_path: Path, data: Path) -> None:
+    """The command end to end (progress bars, table, files), not just the library."""
+    out = tmp_path / "cli-run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lossybench", "finetune", "--task", "classification",
+         "--model", "torchvision:mobilenet_v3_small", "--weights", "random",
+         "--train-dataset", f"labels:{data / 'labels.csv'}",
+         "--val-dataset", f"labels:{data / 'labels.csv'}", "--task-option", "num_classes=1000",
+         "-c", "jpeg", "--bpp", "0.5", "--steps", "2", "--batch-size", "2",
+         "--workers", "0", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "finetune.json").read_text())
+    assert report["summary"]["headline"] == "top1" and (out / "model.pt").stat().st_size > 0
+    assert "recovered" in proc.stdout + proc.stderr
+
+
 def test_codec_lists_split_on_commas_but_keep_settings() -> None:
     from lossybench.finetune_cli import split_codecs
 
