@@ -44,9 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lossybench import __version__
 from lossybench.codec import Codec
-from lossybench.dataset import Dataset, Sample, Subset
-from lossybench.errors import DatasetError, LossybenchError, ModelError, OutOfRangeError
-from lossybench.model import LoadedModel, ModelFamily
+from lossybench.dataset import Dataset, Sample
+from lossybench.errors import DatasetError, LossybenchError, ModelError
+from lossybench.model import LoadedModel
 from lossybench.pipeline import codec_stage, stream
 from lossybench.ratecontrol import (
     DEFAULT_RATE_TOLERANCE,
@@ -199,26 +199,6 @@ class Resolved:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _open_task(
-    task_cls: type[Task], spec: str, options: dict[str, Any], cfg: FinetuneConfig, reg: Registry,
-    limit: int | None,
-) -> tuple[Dataset, Task, dict[str, Any]]:
-    from lossybench.run import open_dataset
-
-    dataset = open_dataset(spec, reg, options)
-    if limit is not None:
-        dataset = Subset(dataset, limit)
-    if dataset.task is not None and dataset.task != cfg.task:
-        raise DatasetError(
-            f"dataset {spec!r} carries {dataset.task} targets; it cannot be used for {cfg.task!r}"
-        )
-    try:
-        task = task_cls(dataset, **cfg.task_options)
-    except TypeError as exc:
-        raise OutOfRangeError(f"task {cfg.task!r} does not take these options: {exc}") from None
-    return dataset, task, task.prepare()
-
-
 def check_trainable(model: LoadedModel, task: Task) -> None:
     """Refuse, before training, a family or task that does not implement the training API."""
     cls = type(model)
@@ -239,25 +219,17 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     """Check every name and setting, open both datasets, build the base model."""
     import torch
 
-    from lossybench.run import build_codecs
+    from lossybench.run import build_codecs, model_and_task, open_task
 
-    family_name, sep, model_name = cfg.model.partition(":")
-    if not sep or not model_name:
-        have = ", ".join(reg.names("models")) or "none"
-        raise OutOfRangeError(f"--model must be FAMILY:NAME; families: {have}")
-    family_cls: type[ModelFamily] = reg.get("models", family_name).obj
-    task_cls: type[Task] = reg.get("tasks", cfg.task).obj
-    if family_cls.tasks and cfg.task not in family_cls.tasks:
-        raise OutOfRangeError(
-            f"model family {family_name!r} supports tasks {', '.join(family_cls.tasks)}, "
-            f"not {cfg.task!r}"
-        )
+    family_cls, model_name, task_cls = model_and_task(cfg.model, cfg.task, reg)
     codecs = build_codecs(cfg.codecs, reg)
-    train_ds, task, train_details = _open_task(
-        task_cls, cfg.train_dataset, cfg.train_dataset_options, cfg, reg, cfg.train_limit
+    train_ds, task, train_details = open_task(
+        task_cls, cfg.task, cfg.train_dataset, cfg.train_dataset_options, cfg.task_options,
+        reg, cfg.train_limit,
     )
-    val_ds, val_task, val_details = _open_task(
-        task_cls, cfg.val_dataset, cfg.val_dataset_options, cfg, reg, cfg.eval_limit
+    val_ds, val_task, val_details = open_task(
+        task_cls, cfg.task, cfg.val_dataset, cfg.val_dataset_options, cfg.task_options,
+        reg, cfg.eval_limit,
     )
     train_samples = list(train_ds.samples())
     val_samples = list(val_ds.samples())

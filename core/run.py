@@ -99,34 +99,57 @@ def open_dataset(spec: str, reg: Registry, options: dict[str, Any] | None = None
         raise DatasetError(f"dataset format {name!r} does not take these options: {exc}") from None
 
 
-def resolve(cfg: RunConfig, reg: Registry) -> Resolved:
-    mode, points = cfg.points()
-    if mode == "quality" and not cfg.codecs:
-        raise OutOfRangeError("--quality needs explicit --codec names (settings differ per codec)")
-    family_name, sep, model_name = cfg.model.partition(":")
+def model_and_task(
+    model: str, task: str, reg: Registry
+) -> tuple[type[ModelFamily], str, type[Task]]:
+    """(family class, model name, task class) of ``FAMILY:NAME`` for ``task``, or a clear error."""
+    family_name, sep, model_name = model.partition(":")
     if not sep or not model_name:
         have = ", ".join(reg.names("models")) or "none"
         raise OutOfRangeError(f"--model must be FAMILY:NAME (e.g. timm:resnet50); families: {have}")
     family_cls: type[ModelFamily] = reg.get("models", family_name).obj
-    task_cls: type[Task] = reg.get("tasks", cfg.task).obj
-    if family_cls.tasks and cfg.task not in family_cls.tasks:
+    task_cls: type[Task] = reg.get("tasks", task).obj
+    if family_cls.tasks and task not in family_cls.tasks:
         raise OutOfRangeError(
             f"model family {family_name!r} supports tasks "
-            f"{', '.join(family_cls.tasks)}, not {cfg.task!r}"
+            f"{', '.join(family_cls.tasks)}, not {task!r}"
         )
-    dataset: Dataset = open_dataset(cfg.dataset, reg, cfg.dataset_options)
-    if cfg.limit is not None:
-        dataset = Subset(dataset, cfg.limit)
-    if dataset.task is not None and dataset.task != cfg.task:
+    return family_cls, model_name, task_cls
+
+
+def open_task(
+    task_cls: type[Task],
+    task_name: str,
+    spec: str,
+    dataset_options: dict[str, Any],
+    task_options: dict[str, Any],
+    reg: Registry,
+    limit: int | None = None,
+) -> tuple[Dataset, Task, dict[str, Any]]:
+    """The dataset (first ``limit`` images), the task over it and its prepared details."""
+    dataset: Dataset = open_dataset(spec, reg, dataset_options)
+    if limit is not None:
+        dataset = Subset(dataset, limit)
+    if dataset.task is not None and dataset.task != task_name:
         raise DatasetError(
             f"dataset {dataset.name!r} carries {dataset.task} targets; "
-            f"it cannot be used for {cfg.task!r}"
+            f"it cannot be used for {task_name!r}"
         )
     try:
-        task = task_cls(dataset, **cfg.task_options)
+        task = task_cls(dataset, **task_options)
     except TypeError as exc:
-        raise OutOfRangeError(f"task {cfg.task!r} does not take these options: {exc}") from None
-    details = task.prepare()
+        raise OutOfRangeError(f"task {task_name!r} does not take these options: {exc}") from None
+    return dataset, task, task.prepare()
+
+
+def resolve(cfg: RunConfig, reg: Registry) -> Resolved:
+    mode, points = cfg.points()
+    if mode == "quality" and not cfg.codecs:
+        raise OutOfRangeError("--quality needs explicit --codec names (settings differ per codec)")
+    family_cls, model_name, task_cls = model_and_task(cfg.model, cfg.task, reg)
+    dataset, task, details = open_task(
+        task_cls, cfg.task, cfg.dataset, cfg.dataset_options, cfg.task_options, reg, cfg.limit
+    )
     codecs = build_codecs(cfg.codecs, reg)
     if not codecs:
         raise OutOfRangeError("no codec available; see `bench list`")
