@@ -230,3 +230,16 @@ def state_mismatches(own: dict[str, Any], state: dict[str, Any]) -> tuple[list[s
     unexpected = [k for k in state if k not in own]
     shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
     return missing, unexpected, shapes
+
+
+def detections_as_arrays(outputs: Sequence[Any]) -> list[dict[str, np.ndarray]]:
+    """torchvision detection outputs (``{"boxes", "scores", "labels"}`` tensors) as the
+    numpy predictions the detection task scores: xyxy float boxes, scores, int64 labels."""
+    return [
+        {
+            "boxes": o["boxes"].float().cpu().numpy().reshape(-1, 4),
+            "scores": o["scores"].float().cpu().numpy(),
+            "labels": o["labels"].cpu().numpy().astype(np.int64),
+        }
+        for o in outputs
+    ]

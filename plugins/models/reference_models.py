@@ -35,6 +35,7 @@ from lossybench.model import (
     LoadedModel,
     ModelFamily,
     WeightsInfo,
+    detections_as_arrays,
     read_state_dict,
     state_mismatches,
 )
@@ -221,15 +222,7 @@ class ReferenceModel(LoadedModel):
             return []
         with torch.inference_mode():
             if self.task == "detection":
-                outs = self.net([x.to(self.device) for x in inputs])
-                return [
-                    {
-                        "boxes": o["boxes"].float().cpu().numpy().reshape(-1, 4),
-                        "scores": o["scores"].float().cpu().numpy(),
-                        "labels": o["labels"].cpu().numpy().astype(np.int64),
-                    }
-                    for o in outs
-                ]
+                return detections_as_arrays(self.net([x.to(self.device) for x in inputs]))
             return self._segment(inputs, sizes)
 
     def _segment(self, inputs: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[Any]:

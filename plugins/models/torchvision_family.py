@@ -38,6 +38,7 @@ from lossybench.model import (
     ModelFamily,
     WeightsInfo,
     brief_error,
+    detections_as_arrays,
     read_state_dict,
     state_mismatches,
 )
@@ -248,15 +249,7 @@ class TorchvisionModel(LoadedModel):
     def _detect(self, inputs: Sequence[Any]) -> list[dict[str, np.ndarray]]:
         # Original-size images in, boxes in their pixels out: the model's own
         # transform resizes and maps boxes back.
-        outs = self.net([x.to(self.device) for x in inputs])
-        return [
-            {
-                "boxes": o["boxes"].float().cpu().numpy().reshape(-1, 4),
-                "scores": o["scores"].float().cpu().numpy(),
-                "labels": o["labels"].cpu().numpy().astype(np.int64),
-            }
-            for o in outs
-        ]
+        return detections_as_arrays(self.net([x.to(self.device) for x in inputs]))
 
     def _segment(self, inputs: Sequence[Any], sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
         import torch.nn.functional as F
