@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from lossybench import __version__
+from lossybench.cli_options import CacheDir, NoCache, RatePolicy, RateTolerance
 from lossybench.codec import Codec
 from lossybench.console import console, progress, stdout
 from lossybench.dataset import Sample
@@ -38,17 +39,6 @@ app.add_typer(codecs_app, name="codecs")
 
 DEFAULT_BPP = "0.1,0.25,0.5,1,2"
 
-# options several commands share, spelled once
-CacheDir = Annotated[
-    str | None,
-    typer.Option(
-        help="Bitstream cache directory, shared by runs, tasks and models "
-        "[default: the user cache dir, or $LOSSYBENCH_CACHE]."
-    ),
-]
-NoCache = Annotated[
-    bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
-]
 _state: dict[str, Any] = {"disable": []}
 
 
@@ -506,19 +496,8 @@ def run_cmd(
         str | None,
         typer.Option(help="Fixed codec settings instead of --bpp, e.g. 10,50,90 (needs --codec)."),
     ] = None,
-    policy: Annotated[
-        str | None, typer.Option(help="Rate control: floor (default) or nearest.")
-    ] = None,
-    rate_tolerance: Annotated[
-        float | None,
-        typer.Option(
-            help="Relative rate tolerance of rate control [default: "
-            f"{DEFAULT_RATE_TOLERANCE}]: floor accepts bpp in [(1 - tol)·target, target]; "
-            "0 = exact search. Example: --rate-tolerance 0",
-            min=0.0,
-            max=0.5,
-        ),
-    ] = None,
+    policy: RatePolicy = None,
+    rate_tolerance: RateTolerance = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Images per forward pass [default: 16].")
     ] = None,

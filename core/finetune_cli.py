@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from lossybench.cli_options import CacheDir, NoCache, RatePolicy, RateTolerance
 from lossybench.errors import LossybenchError, OutOfRangeError
-from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
 
 
 def split_codecs(values: list[str]) -> list[str]:
@@ -141,18 +141,8 @@ def finetune_cmd(
         typer.Option("--bf16/--fp32",
                      help="bfloat16 autocast for forward passes \\[default: fp32]."),
     ] = None,
-    policy: Annotated[
-        str | None, typer.Option(help="Rate control: floor (default) or nearest.")
-    ] = None,
-    rate_tolerance: Annotated[
-        float | None,
-        typer.Option(
-            help="Rate control's relative tolerance, as in bench run [default: "
-            f"{DEFAULT_RATE_TOLERANCE}]; 0 = exact. Example: --rate-tolerance 0",
-            min=0.0,
-            max=0.5,
-        ),
-    ] = None,
+    policy: RatePolicy = None,
+    rate_tolerance: RateTolerance = None,
     train_limit: Annotated[
         int | None, typer.Option(help="Train on the first N images only.", min=1)
     ] = None,
@@ -183,12 +173,8 @@ def finetune_cmd(
     out: Annotated[
         str | None, typer.Option(help="Output directory \\[default: finetune].")
     ] = None,
-    cache: Annotated[
-        str | None, typer.Option(help="Bitstream cache directory \\[default: user cache].")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the bitstream cache.")
-    ] = False,
+    cache: CacheDir = None,
+    no_cache: NoCache = False,
     train_dataset_option: Annotated[
         list[str] | None,
         typer.Option("--train-dataset-option", help="KEY=VALUE for the training dataset."),
