@@ -23,7 +23,7 @@ from lossybench.cache import CodecCache, image_key
 from lossybench.codec import Codec, bits_per_pixel
 from lossybench.dataset import Sample
 from lossybench.errors import LossybenchError
-from lossybench.metrics import ms_ssim, psnr
+from lossybench.metrics import MsSsimReference, psnr
 from lossybench.ratecontrol import Policy, RateSearch
 
 
@@ -80,6 +80,7 @@ def codec_stage(
         return ImageWork(sample.id, None, error=describe(exc))
     h, w = image.shape[:2]
     work = ImageWork(sample.id, image)
+    reference = MsSsimReference(image) if with_ms_ssim else None
     cache = CodecCache(cache_root) if cache_root is not None else None
     key = image_key(image) if cache is not None else ""
     for codec in codecs:
@@ -105,11 +106,23 @@ def codec_stage(
             msg = f"{w}x{h}: {describe(exc)}"
             work.items.extend(Compressed(codec.label, p, error=msg) for p in points)
             continue
+        # targets that share a setting share its bitstream: decode and measure it once
+        # (the items then share one decoded array, and inference predicts on it once)
+        done: dict[bytes, Compressed] = {}
         for point, quality, bits, status, enc_s in chosen:
             item = Compressed(
                 codec.label, point, quality, len(bits), bits_per_pixel(bits, w, h), status=status,
                 encode_seconds=enc_s,
             )
+            same = done.get(bits)
+            if same is not None:
+                item.decoded, item.error, item.decode_seconds = (
+                    same.decoded, same.error, same.decode_seconds
+                )
+                item.psnr, item.ms_ssim = same.psnr, same.ms_ssim
+                work.items.append(item)
+                continue
+            done[bits] = item
             try:
                 start = time.perf_counter()
                 decoded = codec.safe_decode(bits)
@@ -120,8 +133,8 @@ def codec_stage(
                     )
                 item.decoded = decoded
                 item.psnr = psnr(image, decoded)
-                if with_ms_ssim:
-                    item.ms_ssim = ms_ssim(image, decoded)
+                if reference is not None:
+                    item.ms_ssim = reference.score(decoded)
             except Exception as exc:
                 item.error = describe(exc)
             work.items.append(item)

@@ -1,0 +1,56 @@
+"""lossybench's MS-SSIM against pytorch_msssim (the implementation CompressAI's bench calls)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from pytorch_msssim import ms_ssim as oracle
+
+from lossybench.metrics import MS_SSIM_MIN_SIDE, MsSsimReference, ms_ssim, ms_ssim_many
+from lossybench.plugins.datasets.package_photos import photo_path
+
+
+def _oracle(a: np.ndarray, b: np.ndarray) -> float:
+    def t(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]
+
+    with torch.no_grad():
+        return float(oracle(t(a), t(b), data_range=255).item())
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+@pytest.mark.parametrize(
+    "crop",
+    [(slice(None), slice(None)), (slice(0, 301), slice(3, 400)), (slice(0, 161), slice(0, 170))],
+    ids=["full", "odd-sides", "smallest"],
+)
+def test_ms_ssim_matches_pytorch_msssim(crop):
+    photo = np.asarray(Image.open(photo_path("astronaut")).convert("RGB"))[crop]
+    versions = [_jpeg(photo, q) for q in (2, 10, 50, 95)]
+    rng = np.random.default_rng(0)
+    versions.append(rng.integers(0, 256, photo.shape, dtype=np.uint8))  # clamps at 0 (relu)
+    want = [_oracle(photo, v) for v in versions]
+    got = ms_ssim_many(photo, versions)
+    assert got == pytest.approx(want, abs=1e-6)
+    assert ms_ssim(photo, versions[1]) == pytest.approx(want[1], abs=1e-6)
+    assert ms_ssim(photo, photo) == pytest.approx(1.0, abs=1e-6)
+    assert got[0] < got[1] < got[2] < got[3] < 1.0  # more bits, more similar
+
+
+def test_ms_ssim_small_and_mismatched_images():
+    small = np.zeros((MS_SSIM_MIN_SIDE - 1, 300, 3), np.uint8)
+    assert math.isnan(ms_ssim(small, small))
+    ref = MsSsimReference(np.zeros((200, 200, 3), np.uint8))
+    with pytest.raises(ValueError, match="differs"):
+        ref.score(np.zeros((200, 201, 3), np.uint8))
+    assert ms_ssim_many(small, []) == []
