@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+# as the `bench` CLI does before torch loads (lossybench.cli.main)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 BIN = Path(sys.executable).parent
 TARGETS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 #: --workers (None: bench run's default, one codec process per core)

@@ -797,6 +797,9 @@ def mount_plugin_commands(argv: list[str]) -> None:
 
 
 def main() -> None:
+    # before torch loads: idle OpenMP threads sleep rather than spin, so inference can
+    # use every core without slowing the codec worker processes (lossybench.run.set_threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # third-party import-time deprecation noise is not the user's business
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*")

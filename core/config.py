@@ -22,7 +22,7 @@ DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 
 
 #: ``workers=None`` starts one codec process per available core, at most this many: codec
-#: work dominates a run, and inference gets the threads the workers leave (at least one).
+#: work dominates most runs; inference uses every core besides (lossybench.run.set_threads).
 AUTO_WORKERS_MAX = 8
 
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
+from lossybench.model import LoadedModel, ModelFamily, WeightsInfo, channels_last, image_batch
 
 #: ``package:NAME`` shortcuts → (distribution, file inside it).
 PACKAGE_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -516,8 +516,7 @@ class TimmModel(LoadedModel):
         if not inputs:
             return []
         with torch.no_grad():
-            batch = torch.stack(list(inputs)).to(self.device)
-            logits = self.net(batch).float().cpu().numpy()
+            logits = self.net(image_batch(inputs, self.device)).float().cpu().numpy()
         return [np.asarray(row, dtype=np.float32) for row in logits]
 
     # -- training API (bench finetune) ---------------------------------------------------
@@ -529,9 +528,8 @@ class TimmModel(LoadedModel):
         import torch
         import torch.nn.functional as F
 
-        x = torch.stack(list(inputs)).to(self.device)
         y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
-        return F.cross_entropy(self.net(x).float(), y)
+        return F.cross_entropy(self.net(image_batch(inputs, self.device)).float(), y)
 
 
 class TimmFamily(ModelFamily):
@@ -596,7 +594,7 @@ class TimmFamily(ModelFamily):
                 f"predicts {outputs}; labels ≥ {outputs} could never be right "
                 "(use weights trained on this label set, or --weights random)"
             )
-        net.eval().to(device)
+        channels_last(net.eval().to(device))
         transform, desc = make_transform(net, override)
         return TimmModel(
             family=self.name,

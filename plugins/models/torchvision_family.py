@@ -38,7 +38,9 @@ from lossybench.model import (
     ModelFamily,
     WeightsInfo,
     brief_error,
+    channels_last,
     detections_as_arrays,
+    image_batch,
     read_state_dict,
     state_mismatches,
 )
@@ -204,14 +206,13 @@ def resolve_device(device: str) -> Any:
 
 def _by_shape(inputs: Sequence[Any], run: Callable[[Any], list[Any]]) -> list[Any]:
     """Run equal-shaped inputs as one batch each, results back in input order."""
-    import torch
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, x in enumerate(inputs):
         groups.setdefault(tuple(x.shape), []).append(i)
     out: list[Any] = [None] * len(inputs)
     for idx in groups.values():
-        for i, r in zip(idx, run(torch.stack([inputs[i] for i in idx])), strict=True):
+        for i, r in zip(idx, run(image_batch([inputs[i] for i in idx], "cpu")), strict=True):
             out[i] = r
     return out
 
@@ -291,9 +292,8 @@ class TorchvisionModel(LoadedModel):
             groups.setdefault(tuple(x.shape), []).append(i)
         total: Any = 0.0
         for idx in groups.values():
-            x = torch.stack([inputs[i] for i in idx]).to(self.device)
             y = torch.stack([torch.as_tensor(targets[i]) for i in idx]).to(self.device)
-            out = self.net(x)
+            out = self.net(image_batch([inputs[i] for i in idx], self.device))
             if self.task == "classification":
                 part = torch.nn.functional.cross_entropy(out.float(), y)
             else:
@@ -362,6 +362,8 @@ class TorchvisionFamily(ModelFamily):
             info = WeightsInfo.from_file(str(path), path)
 
         net.eval().to(dev)
+        if task != "detection":  # detection models batch and resize inside: left as they are
+            channels_last(net)
         return TorchvisionModel(
             family=self.name,
             name=name,
