@@ -110,6 +110,16 @@ class FinetuneConfig(BaseModel):
     )
     train_limit: int | None = Field(default=None, ge=1)
     eval_limit: int | None = Field(default=None, ge=1)
+    holdout: int = Field(
+        default=0, ge=0,
+        description="the last N training images are not trained on: they choose the "
+        "interpolation (max_clean_drop)",
+    )
+    max_clean_drop: float | None = Field(
+        default=None, ge=0, le=1,
+        description="largest clean-metric loss accepted (headline units: 0.02 = 2 points); "
+        "the saved weights interpolate base and finetuned weights to keep it on the holdout",
+    )
     eval_every: int = Field(default=0, ge=0)
     checkpoint_every: int = Field(default=50, ge=0)
     stop_after: int | None = Field(default=None, ge=0)
@@ -141,12 +151,22 @@ class FinetuneConfig(BaseModel):
             validate_targets(self.eval_bpp)
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give the training length as steps or epochs, exactly one")
+        if self.max_clean_drop is not None and self.holdout < 1:
+            raise ValueError(
+                "max_clean_drop chooses the interpolation on held-out training images: "
+                "give holdout N (e.g. --holdout 100)"
+            )
         return self
 
     def identity(self) -> dict[str, Any]:
         """What determines the weights and the report (not where, how fast, how often)."""
-        return self.model_dump(exclude={"out", "workers", "threads", "device", "cache",
+        data = self.model_dump(exclude={"out", "workers", "threads", "device", "cache",
                                         "stop_after", "eval_every", "checkpoint_every"})
+        # settings added later leave the digests of configurations without them as they were
+        for key, default in (("holdout", 0), ("max_clean_drop", None)):
+            if data[key] == default:
+                del data[key]
+        return data
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
@@ -190,6 +210,7 @@ class Resolved:
     task: Task  # over the training set: supplies training targets
     val_task: Task  # over the validation set: scores outcomes
     train_samples: list[Sample]
+    holdout_samples: list[Sample]
     val_dataset: Dataset
     val_samples: list[Sample]
     model: LoadedModel
@@ -235,6 +256,16 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     val_samples = list(val_ds.samples())
     if not train_samples:
         raise DatasetError(f"training dataset {cfg.train_dataset!r} has no images")
+    holdout_samples: list[Sample] = []
+    if cfg.holdout:
+        if cfg.holdout >= len(train_samples):
+            raise DatasetError(
+                f"--holdout {cfg.holdout} leaves no training images: the training dataset "
+                f"{cfg.train_dataset!r} has {len(train_samples)}"
+            )
+        train_samples, holdout_samples = (
+            train_samples[: -cfg.holdout], train_samples[-cfg.holdout :]
+        )
     if not val_samples:
         raise DatasetError(f"validation dataset {cfg.val_dataset!r} has no images")
     ks = [d["num_classes"] for d in (train_details, val_details) if d.get("num_classes")]
@@ -252,7 +283,7 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     epochs = cfg.epochs or 0.0
     total = cfg.steps or max(1, math.ceil(epochs * len(train_samples) / per_step))
     return Resolved(
-        cfg, task, val_task, train_samples, val_ds, val_samples, model, codecs,
+        cfg, task, val_task, train_samples, holdout_samples, val_ds, val_samples, model, codecs,
         cfg.eval_targets(), total, {"train": train_details, "val": val_details},
     )
 
@@ -376,16 +407,19 @@ def items(
 
 # -- evaluation ----------------------------------------------------------------------------
 def evaluate(
-    res: Resolved, on_image: Callable[[], None] | None = None
+    res: Resolved, on_image: Callable[[], None] | None = None, holdout: bool = False
 ) -> dict[str, Any]:
     """Clean and per-codec/target metrics of the model as it is now, as `bench run` scores.
 
     Uses the run's own codec stage, per-image records and point summaries, so the numbers
-    equal those of ``bench run`` on the same images with these weights.
+    equal those of ``bench run`` on the same images with these weights. ``holdout``:
+    on the held-out training images instead of the validation set.
     """
     from lossybench.run import image_records, summarize_points
 
     cfg = res.config
+    samples, task = (res.holdout_samples, res.task) if holdout else (res.val_samples,
+                                                                      res.val_task)
     module = res.model.trainable()
     was_training = module.training
     module.eval()
@@ -393,8 +427,8 @@ def evaluate(
     args = (res.codecs, "bpp", res.eval_targets, cfg.policy, cfg.cache_root(), False,
             cfg.rate_tolerance)
     try:
-        for sample, work in stream(res.val_samples, args, cfg.workers):
-            records.extend(image_records(work, sample, res.val_task, res.model, cfg.batch_size))
+        for sample, work in stream(samples, args, cfg.workers):
+            records.extend(image_records(work, sample, task, res.model, cfg.batch_size))
             if on_image:
                 on_image()
     finally:
@@ -402,10 +436,10 @@ def evaluate(
             set_train_mode(module, cfg.freeze_bn)
     clean = [r["outcome"] for r in records if r.get("codec") is None and r.get("outcome")]
     return {
-        "clean": res.val_task.aggregate(clean) if clean else {},
+        "clean": task.aggregate(clean) if clean else {},
         "images": len(clean),
         "codecs": {
-            c.label: summarize_points(res.val_task, records, c.label, res.eval_targets)
+            c.label: summarize_points(task, records, c.label, res.eval_targets)
             for c in res.codecs
         },
     }
@@ -466,6 +500,70 @@ def summarize(headline: str, before: dict[str, Any], after: dict[str, Any]) -> d
         "clean_after": ac,
         "clean_change": None if bc is None or ac is None else ac - bc,
         "points": rows,
+    }
+
+
+# -- weight interpolation -------------------------------------------------------------------
+#: bisection steps on alpha once alpha = 1 misses the clean budget: resolution 1/32
+INTERPOLATION_STEPS = 5
+
+
+def interpolate(base: dict[str, Any], tuned: dict[str, Any], alpha: float) -> dict[str, Any]:
+    """base + alpha·(tuned − base) for every floating-point tensor (others: tuned's)."""
+    return {
+        k: (b + alpha * (tuned[k] - b)).to(b.dtype) if b.is_floating_point() else tuned[k]
+        for k, b in base.items()
+    }
+
+
+def choose_interpolation(
+    res: Resolved, module: Any, base: dict[str, Any], tuned: dict[str, Any],
+    base_eval: dict[str, Any], cb: Callbacks,
+) -> dict[str, Any]:
+    """The largest alpha whose clean metric on the holdout stays within the budget.
+
+    Why interpolate: finetuning on compressed images trades clean accuracy for
+    robustness, and moving part of the way from the base weights to the finetuned ones
+    keeps most of the robustness for a fraction of the clean loss (WiSE-FT, Wortsman
+    et al., CVPR 2022). The choice is made on held-out *training* images, never on the
+    validation set the report scores. alpha = 1 is tried first, then a bisection on
+    [0, 1] (clean loss grows with alpha); alpha = 0 is the base model itself. Leaves
+    the chosen weights in ``module``.
+    """
+    cfg = res.config
+    assert cfg.max_clean_drop is not None
+    head = res.val_task.headline
+    base_view = headline_view(res, base_eval)
+    floor = (base_view["clean"] or 0.0) - cfg.max_clean_drop
+    tried: list[dict[str, Any]] = []
+
+    def within(alpha: float) -> bool:
+        module.load_state_dict(interpolate(base, tuned, alpha))
+        cb.on_phase(f"holdout, alpha {alpha:.3g}", len(res.holdout_samples))
+        view = headline_view(res, evaluate(res, cb.on_eval_image, holdout=True))
+        ok = view["clean"] is not None and view["clean"] >= floor - 1e-12
+        tried.append({"alpha": alpha, **view, "within_budget": ok})
+        cb.on_message(f"alpha {alpha:.3g}: " + _eval_line_text(head, view)
+                      + ("" if ok else " (over the clean budget)"))
+        return ok
+
+    if within(1.0):
+        alpha = 1.0
+    else:
+        lo, hi = 0.0, 1.0
+        for _ in range(INTERPOLATION_STEPS):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if within(mid) else (lo, mid)
+        alpha = lo
+    module.load_state_dict(interpolate(base, tuned, alpha))
+    return {
+        "alpha": alpha,
+        "max_clean_drop": cfg.max_clean_drop,
+        "holdout_images": len(res.holdout_samples),
+        "base": base_view,
+        "tried": tried,
+        "method": "weights = base + alpha * (finetuned - base); the largest alpha whose "
+        "clean headline metric on the holdout is >= base - max_clean_drop",
     }
 
 
@@ -641,6 +739,10 @@ def finetune(
     per_step = cfg.batch_size * cfg.accumulate
     progress: dict[str, Any]
     start = time.perf_counter()
+    base_state = (
+        {k: v.detach().clone() for k, v in module.state_dict().items()}
+        if cfg.max_clean_drop is not None else None
+    )
     if state_path.is_file():
         state = _load_state(state_path, digest)
         module.load_state_dict(state["model"])
@@ -657,6 +759,11 @@ def finetune(
         progress = {"before": before, "history": [], "evals": [], "train_seconds": 0.0,
                     "eval_seconds": time.perf_counter() - t0, "images": 0, "compressed": 0,
                     "failures": 0, "failure_examples": []}
+        if cfg.max_clean_drop is not None:
+            cb.on_phase("evaluating the base model on the holdout", len(res.holdout_samples))
+            t0 = time.perf_counter()
+            progress["holdout_before"] = evaluate(res, cb.on_eval_image, holdout=True)
+            progress["eval_seconds"] += time.perf_counter() - t0
 
     def save(at: int) -> None:
         _atomic_torch_save(
@@ -680,18 +787,28 @@ def finetune(
             stream_.close()  # type: ignore[attr-defined]
     if step < total:
         return Outcome(None, out, stopped_at=step)
+    interpolation = None
+    if base_state is not None:
+        t0 = time.perf_counter()
+        tuned = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        interpolation = choose_interpolation(
+            res, module, base_state, tuned, progress["holdout_before"], cb
+        )
+        progress["eval_seconds"] += time.perf_counter() - t0
     cb.on_phase("evaluating after finetuning", len(res.val_samples))
     t0 = time.perf_counter()
     after = evaluate(res, cb.on_eval_image)
     progress["eval_seconds"] += time.perf_counter() - t0
     report = build_report(res, progress["before"], after, progress, command or sys.argv,
                           time.perf_counter() - start)
+    report["interpolation"] = interpolation
     ckpt = {
         "model": model.state_dict_for_checkpoint(),
         "preprocessing": _jsonable(model.preprocessing),
         "finetune": {"format": CHECKPOINT_FORMAT, "config_sha256": digest,
                      "base": _jsonable(model.info()["weights"]), "model": cfg.model,
-                     "task": cfg.task, "steps": total, "codecs": cfg.codecs},
+                     "task": cfg.task, "steps": total, "codecs": cfg.codecs,
+                     "alpha": None if interpolation is None else interpolation["alpha"]},
     }
     _atomic_torch_save(ckpt, out / MODEL_FILE)
     from lossybench.model import sha256_file
@@ -773,13 +890,17 @@ def _train_loop(
 
 
 def _eval_line(step: int, head: str, view: dict[str, Any]) -> str:
+    return f"step {step}: " + _eval_line_text(head, view)
+
+
+def _eval_line_text(head: str, view: dict[str, Any]) -> str:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}"
 
     parts = [f"clean {f(view['clean'])}"]
     for label, pts in view["codecs"].items():
         parts.append(f"{label} " + " ".join(f"{t}:{f(v)}" for t, v in pts.items()))
-    return f"step {step}: {head} " + "; ".join(parts)
+    return f"{head} " + "; ".join(parts)
 
 
 def _jsonable(value: Any) -> Any:
@@ -806,6 +927,7 @@ def build_report(
         "train": {
             "dataset": cfg.train_dataset,
             "images": len(res.train_samples),
+            "holdout_images": len(res.holdout_samples),
             "codecs": [c.label for c in res.codecs],
             "backends": {c.label: c.backend().as_dict() for c in res.codecs},
             "targets": {"bpp": cfg.bpp} if cfg.bpp is not None else {"bpp_range": cfg.bpp_range},
@@ -871,4 +993,12 @@ def report_table(report: dict[str, Any]) -> Any:
             pct(r["before"]), pct(r["after"]), delta(r["after"], r["before"]),
             f"{100 * frac:.0f} %" if frac is not None else f"[dim]{r['note']}[/dim]",
         )
+    ip = report.get("interpolation")
+    if ip:
+        t.caption = (
+            f"weights = base + {ip['alpha']:.3g} × (finetuned − base): the largest share "
+            f"keeping the clean loss ≤ {100 * ip['max_clean_drop']:.1f} points on "
+            f"{ip['holdout_images']} held-out training images"
+        )
+        t.caption_justify = "left"
     return t

@@ -149,6 +149,19 @@ def finetune_cmd(
     eval_limit: Annotated[
         int | None, typer.Option(help="Evaluate on the first N images only.", min=1)
     ] = None,
+    holdout: Annotated[
+        int | None,
+        typer.Option(help="Hold the last N training images out of training; they choose "
+                          "the --max-clean-drop interpolation. Example: --holdout 100", min=0),
+    ] = None,
+    max_clean_drop: Annotated[
+        float | None,
+        typer.Option(help="Largest clean-metric loss you accept, in the headline metric's "
+                          "units (0.02 = 2 mIoU points): the saved weights are base + "
+                          "alpha × (finetuned − base) with the largest alpha that keeps it "
+                          "on the --holdout images (WiSE-FT). Example: --max-clean-drop 0.02",
+                     min=0.0, max=1.0),
+    ] = None,
     eval_every: Annotated[
         int | None, typer.Option(help="Evaluate every N steps; 0 = before and after only.")
     ] = None,
@@ -211,6 +224,10 @@ def finetune_cmd(
       --codec jpeg --bpp-range 0.1:0.3 --clean-fraction 0.5 --augment dihedral
       --steps 300 --lr 3e-4 --out ft/seg-jpeg
 
+      # keep the clean mIoU within 2 points: interpolate, choosing on 100 held-out scenes
+      bench finetune ... --train-dataset scenes-segmentation:train,images=1100
+      --holdout 100 --max-clean-drop 0.02
+
       bench finetune --task classification --model timm:resnet50 --weights ckpt.pth
       --train-dataset imagefolder:/data/train --val-dataset imagefolder:/data/val
       -c jpeg,webp --bpp 0.1,0.2,0.3 --epochs 1 --batch-size 16 --accumulate 4
@@ -235,6 +252,7 @@ def finetune_cmd(
         "max_grad_norm": max_grad_norm, "freeze_bn": freeze_bn, "bf16": bf16,
         "policy": policy, "rate_tolerance": rate_tolerance,
         "train_limit": train_limit, "eval_limit": eval_limit,
+        "holdout": holdout, "max_clean_drop": max_clean_drop,
         "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "stop_after": stop_after, "device": device, "workers": workers, "threads": threads,
         "seed": seed,

@@ -23,13 +23,15 @@ from PIL import Image
 
 from lossybench import hookimpl
 from lossybench.dataset import Sample
-from lossybench.errors import LossybenchError, ModelError, UnknownNameError
+from lossybench.errors import DatasetError, LossybenchError, ModelError, UnknownNameError
 from lossybench.finetune import (
+    INTERPOLATION_STEPS,
     STATE_FILE,
     Callbacks,
     FinetuneConfig,
     Sampler,
     finetune,
+    interpolate,
     lr_at,
     make_config,
     recovered_fraction,
@@ -356,6 +358,45 @@ def test_recovered_fraction_on_a_hand_made_pair() -> None:
     assert recovered_fraction(None, 0.3, 0.2) is None
 
 
+# -- interpolation within a clean budget ----------------------------------------------------
+@pytest.mark.parametrize("budget", [0.0, 1.0])
+def test_clean_budget_interpolates_base_and_finetuned_weights(
+    data: Path, tmp_path: Path, registry_, budget: float
+) -> None:
+    """The saved weights are base + alpha·(finetuned − base), alpha the largest that keeps
+    the holdout's clean top-1 within the budget (1.0: any loss is fine, so alpha = 1)."""
+    kw: dict[str, Any] = {"steps": 6, "lr": 3e-2}
+    res = resolve(config(data, tmp_path / "ip", holdout=3, max_clean_drop=budget, **kw),
+                  registry_)
+    assert len(res.train_samples) == 6 and len(res.holdout_samples) == 3
+    base = {k: v.detach().clone() for k, v in res.model.trainable().state_dict().items()}
+    report = finetune(resolve(config(data, tmp_path / "ip2", holdout=3, max_clean_drop=budget,
+                                     **kw), registry_)).report
+    # the same training without the budget: the first 6 images are the holdout run's too
+    finetune(resolve(config(data, tmp_path / "plain", train_limit=6, **kw), registry_))
+    tuned = weights_of(tmp_path / "plain")
+
+    ip = report["interpolation"]
+    alpha, tried = ip["alpha"], ip["tried"]
+    assert tried[0]["alpha"] == 1.0 and ip["holdout_images"] == 3
+    assert report["train"]["images"] == 6 and report["train"]["holdout_images"] == 3
+    floor = ip["base"]["clean"] - budget
+    for t in tried:
+        assert t["within_budget"] == (t["clean"] >= floor - 1e-12)
+    if budget == 1.0:
+        assert alpha == 1.0 and len(tried) == 1
+    else:
+        assert len(tried) in (1, 1 + INTERPOLATION_STEPS)
+        if alpha < 1.0:  # the next step up missed the budget
+            assert any(not t["within_budget"] and alpha < t["alpha"] <= alpha + 1 / 32
+                       for t in tried)
+    want = interpolate(base, tuned, alpha)
+    got = weights_of(tmp_path / "ip2")
+    assert all(torch.allclose(got[k].float(), want[k].float(), atol=1e-6) for k in want)
+    assert torch.load(tmp_path / "ip2" / "model.pt", weights_only=True)["finetune"]["alpha"] \
+        == alpha
+
+
 # -- bad inputs fail before training -----------------------------------------------------------
 @pytest.mark.parametrize(
     ("change", "message"),
@@ -370,12 +411,19 @@ def test_recovered_fraction_on_a_hand_made_pair() -> None:
         ({"eval_bpp": [50.0]}, "outside"),
         ({"accumulate": 0}, "accumulate"),
         ({"augment": "rotate"}, "augment"),
+        ({"max_clean_drop": 0.02}, "holdout"),
+        ({"max_clean_drop": 1.5, "holdout": 2}, "max_clean_drop"),
     ],
 )
 def test_bad_settings_are_refused(data: Path, tmp_path: Path, change: dict[str, Any],
                                   message: str) -> None:
     with pytest.raises(LossybenchError, match=message):
         config(data, tmp_path, **change)
+
+
+def test_a_holdout_must_leave_training_images(data: Path, tmp_path: Path, registry_) -> None:
+    with pytest.raises(DatasetError, match="leaves no training images"):
+        resolve(config(data, tmp_path / "x", holdout=9, max_clean_drop=0.02), registry_)
 
 
 def test_unknown_codec_and_task_mismatch_fail_before_training(
