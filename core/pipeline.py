@@ -48,10 +48,11 @@ class Compressed:
 @dataclass
 class ImageWork:
     sample_id: str
-    image: np.ndarray | None
+    image: np.ndarray | None  # None when unreadable, or when pixels were not kept
     items: list[Compressed] = field(default_factory=list)
     encodes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    shape: tuple[int, ...] | None = None  # of the original image
 
 
 def describe(exc: BaseException) -> str:
@@ -67,19 +68,22 @@ def codec_stage(
     cache_root: str | None = None,
     with_ms_ssim: bool = False,
     tolerance: float = 0.0,
+    keep_pixels: bool = True,
 ) -> ImageWork:
     """Compress and decode one image with every codec at every point; never raises.
 
     With ``cache_root``, rate tables and chosen bitstreams are read from and written to
     the on-disk :mod:`lossybench.cache`, so a repeated image encodes nothing.
     ``tolerance`` is rate control's relative rate tolerance (0 = exact search).
+    ``keep_pixels=False`` drops the original and decoded images once measured (a sweep
+    needs only the numbers; not shipping the pixels back from workers saves the copies).
     """
     try:
         image = sample.image()
     except Exception as exc:
         return ImageWork(sample.id, None, error=describe(exc))
     h, w = image.shape[:2]
-    work = ImageWork(sample.id, image)
+    work = ImageWork(sample.id, image, shape=image.shape)
     reference = MsSsimReference(image) if with_ms_ssim else None
     cache = CodecCache(cache_root) if cache_root is not None else None
     key = image_key(image) if cache is not None else ""
@@ -138,6 +142,10 @@ def codec_stage(
             except Exception as exc:
                 item.error = describe(exc)
             work.items.append(item)
+    if not keep_pixels:
+        work.image = None
+        for item in work.items:
+            item.decoded = None
     return work
 
 

@@ -155,9 +155,9 @@ def run_sweep(
         codecs={c.label: {**c.identity(), "quality": c.quality.describe()} for c in codecs},
         rate_tolerance=validate_tolerance(rate_tolerance),
     )
-    args = (codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance)
+    args = (codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance, False)
     for sample, work in stream(samples, args, workers):
-        if work.image is None:
+        if work.shape is None:
             result.errors.append(SweepError(sample.id, None, work.error or "unreadable"))
         else:
             result.images += 1
@@ -169,14 +169,13 @@ def run_sweep(
 
 
 def _collect(result: SweepResult, work: ImageWork) -> None:
-    image = work.image
-    assert image is not None
-    h, w = image.shape[:2]
+    assert work.shape is not None
+    h, w = work.shape[:2]
     failed: set[str] = set()
     for codec, n in work.encodes.items():
         result.encodes[codec] = result.encodes.get(codec, 0) + n
     for it in work.items:
-        if it.error is not None or it.decoded is None:
+        if it.error is not None:
             if it.codec not in failed:  # one line per (image, codec), not per point
                 failed.add(it.codec)
                 result.errors.append(SweepError(work.sample_id, it.codec, it.error or "failed"))
