@@ -113,12 +113,19 @@ class FinetuneConfig(BaseModel):
     holdout: int = Field(
         default=0, ge=0,
         description="the last N training images are not trained on: they choose the "
-        "interpolation (max_clean_drop)",
+        "interpolation (max_clean_drop), unless select_dataset does",
     )
+    select_dataset: str | None = Field(
+        default=None,
+        description="FORMAT[:LOCATION] of the images that choose the interpolation: like "
+        "the validation images, but not them",
+    )
+    select_dataset_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     max_clean_drop: float | None = Field(
         default=None, ge=0, le=1,
         description="largest clean-metric loss accepted (headline units: 0.02 = 2 points); "
-        "the saved weights interpolate base and finetuned weights to keep it on the holdout",
+        "the saved weights interpolate base and finetuned weights to keep it on the "
+        "selection images (holdout or select_dataset)",
     )
     eval_every: int = Field(default=0, ge=0)
     checkpoint_every: int = Field(default=50, ge=0)
@@ -151,10 +158,13 @@ class FinetuneConfig(BaseModel):
             validate_targets(self.eval_bpp)
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give the training length as steps or epochs, exactly one")
-        if self.max_clean_drop is not None and self.holdout < 1:
+        if self.max_clean_drop is not None and (self.holdout < 1) == (
+            self.select_dataset is None
+        ):
             raise ValueError(
-                "max_clean_drop chooses the interpolation on held-out training images: "
-                "give holdout N (e.g. --holdout 100)"
+                "max_clean_drop chooses the interpolation on selection images: give either "
+                "select_dataset (images like the validation set's, e.g. --select-dataset "
+                "scenes-segmentation:dev) or holdout N (held-out training images), not both"
             )
         return self
 
@@ -163,7 +173,8 @@ class FinetuneConfig(BaseModel):
         data = self.model_dump(exclude={"out", "workers", "threads", "device", "cache",
                                         "stop_after", "eval_every", "checkpoint_every"})
         # settings added later leave the digests of configurations without them as they were
-        for key, default in (("holdout", 0), ("max_clean_drop", None)):
+        for key, default in (("holdout", 0), ("max_clean_drop", None),
+                             ("select_dataset", None), ("select_dataset_options", {})):
             if data[key] == default:
                 del data[key]
         return data
@@ -210,7 +221,8 @@ class Resolved:
     task: Task  # over the training set: supplies training targets
     val_task: Task  # over the validation set: scores outcomes
     train_samples: list[Sample]
-    holdout_samples: list[Sample]
+    select_samples: list[Sample]  # choose the interpolation: held-out or select_dataset
+    select_task: Task
     val_dataset: Dataset
     val_samples: list[Sample]
     model: LoadedModel
@@ -256,14 +268,23 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     val_samples = list(val_ds.samples())
     if not train_samples:
         raise DatasetError(f"training dataset {cfg.train_dataset!r} has no images")
-    holdout_samples: list[Sample] = []
+    select_samples: list[Sample] = []
+    select_task = task
+    if cfg.select_dataset is not None:
+        _, select_task, _ = open_task(
+            task_cls, cfg.task, cfg.select_dataset, cfg.select_dataset_options,
+            cfg.task_options, reg, None,
+        )
+        select_samples = list(select_task.dataset.samples())
+        if not select_samples:
+            raise DatasetError(f"selection dataset {cfg.select_dataset!r} has no images")
     if cfg.holdout:
         if cfg.holdout >= len(train_samples):
             raise DatasetError(
                 f"--holdout {cfg.holdout} leaves no training images: the training dataset "
                 f"{cfg.train_dataset!r} has {len(train_samples)}"
             )
-        train_samples, holdout_samples = (
+        train_samples, select_samples = (
             train_samples[: -cfg.holdout], train_samples[-cfg.holdout :]
         )
     if not val_samples:
@@ -283,7 +304,8 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     epochs = cfg.epochs or 0.0
     total = cfg.steps or max(1, math.ceil(epochs * len(train_samples) / per_step))
     return Resolved(
-        cfg, task, val_task, train_samples, holdout_samples, val_ds, val_samples, model, codecs,
+        cfg, task, val_task, train_samples, select_samples, select_task, val_ds, val_samples,
+        model, codecs,
         cfg.eval_targets(), total, {"train": train_details, "val": val_details},
     )
 
@@ -407,19 +429,19 @@ def items(
 
 # -- evaluation ----------------------------------------------------------------------------
 def evaluate(
-    res: Resolved, on_image: Callable[[], None] | None = None, holdout: bool = False
+    res: Resolved, on_image: Callable[[], None] | None = None, select: bool = False
 ) -> dict[str, Any]:
     """Clean and per-codec/target metrics of the model as it is now, as `bench run` scores.
 
     Uses the run's own codec stage, per-image records and point summaries, so the numbers
-    equal those of ``bench run`` on the same images with these weights. ``holdout``:
-    on the held-out training images instead of the validation set.
+    equal those of ``bench run`` on the same images with these weights. ``select``: on
+    the selection images (held-out or ``select_dataset``) instead of the validation set.
     """
     from lossybench.run import image_records, summarize_points
 
     cfg = res.config
-    samples, task = (res.holdout_samples, res.task) if holdout else (res.val_samples,
-                                                                      res.val_task)
+    samples, task = (res.select_samples, res.select_task) if select else (res.val_samples,
+                                                                           res.val_task)
     module = res.model.trainable()
     was_training = module.training
     module.eval()
@@ -516,19 +538,26 @@ def interpolate(base: dict[str, Any], tuned: dict[str, Any], alpha: float) -> di
     }
 
 
+def selection_name(res: Resolved) -> str:
+    cfg = res.config
+    if cfg.select_dataset is not None:
+        return f"images of {cfg.select_dataset}"
+    return "held-out training images"
+
+
 def choose_interpolation(
     res: Resolved, module: Any, base: dict[str, Any], tuned: dict[str, Any],
     base_eval: dict[str, Any], cb: Callbacks,
 ) -> dict[str, Any]:
-    """The largest alpha whose clean metric on the holdout stays within the budget.
+    """The largest alpha whose clean metric on the selection images keeps the budget.
 
     Why interpolate: finetuning on compressed images trades clean accuracy for
     robustness, and moving part of the way from the base weights to the finetuned ones
     keeps most of the robustness for a fraction of the clean loss (WiSE-FT, Wortsman
-    et al., CVPR 2022). The choice is made on held-out *training* images, never on the
-    validation set the report scores. alpha = 1 is tried first, then a bisection on
-    [0, 1] (clean loss grows with alpha); alpha = 0 is the base model itself. Leaves
-    the chosen weights in ``module``.
+    et al., CVPR 2022). The choice is made on held-out training images or on a
+    selection dataset, never on the validation set the report scores. alpha = 1 is
+    tried first, then a bisection on [0, 1] (clean loss grows with alpha); alpha = 0 is
+    the base model itself. Leaves the chosen weights in ``module``.
     """
     cfg = res.config
     assert cfg.max_clean_drop is not None
@@ -539,8 +568,8 @@ def choose_interpolation(
 
     def within(alpha: float) -> bool:
         module.load_state_dict(interpolate(base, tuned, alpha))
-        cb.on_phase(f"holdout, alpha {alpha:.3g}", len(res.holdout_samples))
-        view = headline_view(res, evaluate(res, cb.on_eval_image, holdout=True))
+        cb.on_phase(f"selection images, alpha {alpha:.3g}", len(res.select_samples))
+        view = headline_view(res, evaluate(res, cb.on_eval_image, select=True))
         ok = view["clean"] is not None and view["clean"] >= floor - 1e-12
         tried.append({"alpha": alpha, **view, "within_budget": ok})
         cb.on_message(f"alpha {alpha:.3g}: " + _eval_line_text(head, view)
@@ -559,11 +588,12 @@ def choose_interpolation(
     return {
         "alpha": alpha,
         "max_clean_drop": cfg.max_clean_drop,
-        "holdout_images": len(res.holdout_samples),
+        "selection": selection_name(res),
+        "selection_images": len(res.select_samples),
         "base": base_view,
         "tried": tried,
         "method": "weights = base + alpha * (finetuned - base); the largest alpha whose "
-        "clean headline metric on the holdout is >= base - max_clean_drop",
+        "clean headline metric on the selection images is >= base - max_clean_drop",
     }
 
 
@@ -760,9 +790,10 @@ def finetune(
                     "eval_seconds": time.perf_counter() - t0, "images": 0, "compressed": 0,
                     "failures": 0, "failure_examples": []}
         if cfg.max_clean_drop is not None:
-            cb.on_phase("evaluating the base model on the holdout", len(res.holdout_samples))
+            cb.on_phase("evaluating the base model on the selection images",
+                        len(res.select_samples))
             t0 = time.perf_counter()
-            progress["holdout_before"] = evaluate(res, cb.on_eval_image, holdout=True)
+            progress["select_before"] = evaluate(res, cb.on_eval_image, select=True)
             progress["eval_seconds"] += time.perf_counter() - t0
 
     def save(at: int) -> None:
@@ -792,7 +823,7 @@ def finetune(
         t0 = time.perf_counter()
         tuned = {k: v.detach().clone() for k, v in module.state_dict().items()}
         interpolation = choose_interpolation(
-            res, module, base_state, tuned, progress["holdout_before"], cb
+            res, module, base_state, tuned, progress["select_before"], cb
         )
         progress["eval_seconds"] += time.perf_counter() - t0
     cb.on_phase("evaluating after finetuning", len(res.val_samples))
@@ -927,7 +958,7 @@ def build_report(
         "train": {
             "dataset": cfg.train_dataset,
             "images": len(res.train_samples),
-            "holdout_images": len(res.holdout_samples),
+            "holdout_images": res.config.holdout,
             "codecs": [c.label for c in res.codecs],
             "backends": {c.label: c.backend().as_dict() for c in res.codecs},
             "targets": {"bpp": cfg.bpp} if cfg.bpp is not None else {"bpp_range": cfg.bpp_range},
@@ -998,7 +1029,7 @@ def report_table(report: dict[str, Any]) -> Any:
         t.caption = (
             f"weights = base + {ip['alpha']:.3g} × (finetuned − base): the largest share "
             f"keeping the clean loss ≤ {100 * ip['max_clean_drop']:.1f} points on "
-            f"{ip['holdout_images']} held-out training images"
+            f"{ip['selection_images']} {ip['selection']}"
         )
         t.caption_justify = "left"
     return t

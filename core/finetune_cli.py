@@ -154,12 +154,19 @@ def finetune_cmd(
         typer.Option(help="Hold the last N training images out of training; they choose "
                           "the --max-clean-drop interpolation. Example: --holdout 100", min=0),
     ] = None,
+    select_dataset: Annotated[
+        str | None,
+        typer.Option(help="Images that choose the --max-clean-drop interpolation instead of "
+                          "a --holdout: like the validation images, not them, FORMAT[:LOCATION]."
+                          " Example: --select-dataset scenes-segmentation:dev"),
+    ] = None,
     max_clean_drop: Annotated[
         float | None,
         typer.Option(help="Largest clean-metric loss you accept, in the headline metric's "
                           "units (0.02 = 2 mIoU points): the saved weights are base + "
                           "alpha × (finetuned − base) with the largest alpha that keeps it "
-                          "on the --holdout images (WiSE-FT). Example: --max-clean-drop 0.02",
+                          "on the --select-dataset or --holdout images (WiSE-FT). "
+                          "Example: --max-clean-drop 0.02",
                      min=0.0, max=1.0),
     ] = None,
     eval_every: Annotated[
@@ -196,6 +203,10 @@ def finetune_cmd(
         list[str] | None,
         typer.Option("--val-dataset-option", help="KEY=VALUE for the validation dataset."),
     ] = None,
+    select_dataset_option: Annotated[
+        list[str] | None,
+        typer.Option("--select-dataset-option", help="KEY=VALUE for the selection dataset."),
+    ] = None,
     task_option: Annotated[
         list[str] | None, typer.Option("--task-option", help="KEY=VALUE for the task.")
     ] = None,
@@ -224,9 +235,8 @@ def finetune_cmd(
       --codec jpeg --bpp-range 0.1:0.3 --clean-fraction 0.5 --augment dihedral
       --steps 300 --lr 3e-4 --out ft/seg-jpeg
 
-      # keep the clean mIoU within 2 points: interpolate, choosing on 100 held-out scenes
-      bench finetune ... --train-dataset scenes-segmentation:train,images=1100
-      --holdout 100 --max-clean-drop 0.02
+      # keep the clean mIoU within 2 points: interpolate, choosing on validation-like scenes
+      bench finetune ... --select-dataset scenes-segmentation:dev --max-clean-drop 0.02
 
       bench finetune --task classification --model timm:resnet50 --weights ckpt.pth
       --train-dataset imagefolder:/data/train --val-dataset imagefolder:/data/val
@@ -253,12 +263,15 @@ def finetune_cmd(
         "policy": policy, "rate_tolerance": rate_tolerance,
         "train_limit": train_limit, "eval_limit": eval_limit,
         "holdout": holdout, "max_clean_drop": max_clean_drop,
+        "select_dataset": select_dataset,
         "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "stop_after": stop_after, "device": device, "workers": workers, "threads": threads,
         "seed": seed,
         "out": out, "cache": cache,
         "train_dataset_options": parse_options(train_dataset_option, "--train-dataset-option"),
         "val_dataset_options": parse_options(val_dataset_option, "--val-dataset-option"),
+        "select_dataset_options": parse_options(select_dataset_option,
+                                                "--select-dataset-option"),
         "task_options": parse_options(task_option, "--task-option"),
     }
     data = _load_config(config) if config is not None else {}

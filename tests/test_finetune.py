@@ -359,27 +359,35 @@ def test_recovered_fraction_on_a_hand_made_pair() -> None:
 
 
 # -- interpolation within a clean budget ----------------------------------------------------
-@pytest.mark.parametrize("budget", [0.0, 1.0])
+@pytest.mark.parametrize(("budget", "selection"),
+                         [(0.0, "holdout"), (1.0, "holdout"), (0.0, "dataset")])
 def test_clean_budget_interpolates_base_and_finetuned_weights(
-    data: Path, tmp_path: Path, registry_, budget: float
+    data: Path, tmp_path: Path, registry_, budget: float, selection: str
 ) -> None:
     """The saved weights are base + alpha·(finetuned − base), alpha the largest that keeps
-    the holdout's clean top-1 within the budget (1.0: any loss is fine, so alpha = 1)."""
-    kw: dict[str, Any] = {"steps": 6, "lr": 3e-2}
-    res = resolve(config(data, tmp_path / "ip", holdout=3, max_clean_drop=budget, **kw),
-                  registry_)
-    assert len(res.train_samples) == 6 and len(res.holdout_samples) == 3
+    the selection images' clean top-1 within the budget (1.0: any loss, so alpha = 1)."""
+    kw: dict[str, Any] = {"steps": 6, "lr": 3e-2, "max_clean_drop": budget}
+    if selection == "holdout":
+        kw["holdout"] = 3
+        plain: dict[str, Any] = {"train_limit": 6}  # the holdout run trains on these
+    else:
+        kw["select_dataset"] = f"labels:{data / 'labels.csv'}"
+        kw["select_dataset_options"] = {}
+        plain = {}
+    res = resolve(config(data, tmp_path / "ip", **kw), registry_)
+    n_train, n_select = (6, 3) if selection == "holdout" else (9, 9)
+    assert len(res.train_samples) == n_train and len(res.select_samples) == n_select
     base = {k: v.detach().clone() for k, v in res.model.trainable().state_dict().items()}
-    report = finetune(resolve(config(data, tmp_path / "ip2", holdout=3, max_clean_drop=budget,
-                                     **kw), registry_)).report
-    # the same training without the budget: the first 6 images are the holdout run's too
-    finetune(resolve(config(data, tmp_path / "plain", train_limit=6, **kw), registry_))
+    report = finetune(resolve(config(data, tmp_path / "ip2", **kw), registry_)).report
+    finetune(resolve(config(data, tmp_path / "plain", steps=6, lr=3e-2, **plain), registry_))
     tuned = weights_of(tmp_path / "plain")
 
     ip = report["interpolation"]
     alpha, tried = ip["alpha"], ip["tried"]
-    assert tried[0]["alpha"] == 1.0 and ip["holdout_images"] == 3
-    assert report["train"]["images"] == 6 and report["train"]["holdout_images"] == 3
+    assert tried[0]["alpha"] == 1.0 and ip["selection_images"] == n_select
+    assert report["train"]["images"] == n_train
+    assert report["train"]["holdout_images"] == (3 if selection == "holdout" else 0)
+    assert ("held-out" in ip["selection"]) == (selection == "holdout")
     floor = ip["base"]["clean"] - budget
     for t in tried:
         assert t["within_budget"] == (t["clean"] >= floor - 1e-12)
@@ -411,7 +419,8 @@ def test_clean_budget_interpolates_base_and_finetuned_weights(
         ({"eval_bpp": [50.0]}, "outside"),
         ({"accumulate": 0}, "accumulate"),
         ({"augment": "rotate"}, "augment"),
-        ({"max_clean_drop": 0.02}, "holdout"),
+        ({"max_clean_drop": 0.02}, "select_dataset"),
+        ({"max_clean_drop": 0.02, "holdout": 2, "select_dataset": "labels:x.csv"}, "not both"),
         ({"max_clean_drop": 1.5, "holdout": 2}, "max_clean_drop"),
     ],
 )

@@ -101,6 +101,14 @@ def test_train_and_val_backgrounds_are_disjoint() -> None:
     assert all(p.endswith(".png") for _, p in val.photos)  # bit-exact decoding everywhere
 
 
+def test_dev_split_looks_like_val_but_holds_other_scenes() -> None:
+    val, dev = scenes.SPLITS["val"], scenes.SPLITS["dev"]
+    assert dev.photos == val.photos and dev.texture_half == val.texture_half
+    assert len({s.seed for s in scenes.SPLITS.values()}) == len(scenes.SPLITS)
+    for i in range(2):
+        assert not np.array_equal(scenes.render("dev", i).image, scenes.render("val", i).image)
+
+
 def test_targets_fit_the_task_plugins(small: Path, registry) -> None:
     det = ScenesDetection(str(small))
     seg = ScenesSegmentation(str(small))

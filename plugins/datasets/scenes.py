@@ -113,6 +113,9 @@ class Split:
 SPLITS: dict[str, Split] = {
     "val": Split("val", seed=202401, images=200, photos=VAL_PHOTOS, texture_half=1),
     "train": Split("train", seed=770319, images=4000, photos=TRAIN_PHOTOS, texture_half=0),
+    # the validation split's photos and textures, other scenes: for choices a finetune
+    # must make on images like the scored ones without looking at them (--select-dataset)
+    "dev": Split("dev", seed=515087, images=200, photos=VAL_PHOTOS, texture_half=1),
 }
 
 #: sha256 of the validation split (decoded pixels + annotations, see ``fingerprint``).
