@@ -45,7 +45,9 @@ WORKERS: int | None = None
 
 
 def machine() -> str:
-    cores = len(os.sched_getaffinity(0))
+    from lossybench.config import available_cores
+
+    cores = available_cores()
     cpu = platform.processor() or platform.machine()
     return f"{cpu}, {cores} cores, Python {platform.python_version()}"
 

@@ -26,9 +26,15 @@ DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 AUTO_WORKERS_MAX = 8
 
 
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity mask on Linux), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def auto_workers() -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(AUTO_WORKERS_MAX, cores or 1))
+    return max(1, min(AUTO_WORKERS_MAX, available_cores()))
 
 
 class RunConfig(BaseModel):

@@ -572,7 +572,7 @@ def choose_interpolation(
         view = headline_view(res, evaluate(res, cb.on_eval_image, select=True))
         ok = view["clean"] is not None and view["clean"] >= floor - 1e-12
         tried.append({"alpha": alpha, **view, "within_budget": ok})
-        cb.on_message(f"alpha {alpha:.3g}: " + _eval_line_text(head, view)
+        cb.on_message(_eval_line(f"alpha {alpha:.3g}", head, view)
                       + ("" if ok else " (over the clean budget)"))
         return ok
 
@@ -911,7 +911,7 @@ def _train_loop(
             progress["eval_seconds"] += time.perf_counter() - t1
             view = headline_view(res, ev)
             progress["evals"].append({"step": step, **view})
-            cb.on_message(_eval_line(step, res.val_task.headline, view))
+            cb.on_message(_eval_line(f"step {step}", res.val_task.headline, view))
             cb.on_phase("training", total)
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == total or (
             cfg.stop_after is not None and step >= cfg.stop_after
@@ -920,18 +920,15 @@ def _train_loop(
     return step
 
 
-def _eval_line(step: int, head: str, view: dict[str, Any]) -> str:
-    return f"step {step}: " + _eval_line_text(head, view)
-
-
-def _eval_line_text(head: str, view: dict[str, Any]) -> str:
+def _eval_line(prefix: str, head: str, view: dict[str, Any]) -> str:
+    """``PREFIX: HEAD clean 71.3; jpeg 0.1:53.2 0.3:66.1`` (headline metric ×100)."""
     def f(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}"
 
     parts = [f"clean {f(view['clean'])}"]
     for label, pts in view["codecs"].items():
         parts.append(f"{label} " + " ".join(f"{t}:{f(v)}" for t, v in pts.items()))
-    return f"{head} " + "; ".join(parts)
+    return f"{prefix}: {head} " + "; ".join(parts)
 
 
 def _jsonable(value: Any) -> Any:

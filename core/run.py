@@ -25,7 +25,7 @@ from typing import Any
 from lossybench import __version__
 from lossybench.aggregate import area_under_curve, mean_std, relative_drop, robustness
 from lossybench.codec import Codec, CodecSpec
-from lossybench.config import RunConfig, auto_workers
+from lossybench.config import RunConfig, auto_workers, available_cores
 from lossybench.dataset import Dataset, Sample, Subset
 from lossybench.errors import DatasetError, LossybenchError, OutOfRangeError
 from lossybench.model import LoadedModel, ModelFamily
@@ -308,8 +308,7 @@ def set_threads(workers: int | None = None) -> None:
     """
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, (cores or 1) - (workers or 0)))
+    torch.set_num_threads(max(1, available_cores() - (workers or 0)))
 
 
 def execute(

@@ -178,7 +178,7 @@ def _collect(result: SweepResult, work: ImageWork) -> None:
         if it.error is not None:
             if it.codec not in failed:  # one line per (image, codec), not per point
                 failed.add(it.codec)
-                result.errors.append(SweepError(work.sample_id, it.codec, it.error or "failed"))
+                result.errors.append(SweepError(work.sample_id, it.codec, it.error))
             continue
         result.records.append(
             ImageRecord(

@@ -8,13 +8,13 @@ the bytes independent of the machine's core count.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from PIL import Image, features
 
 from lossybench import hookimpl
 from lossybench.codec import Backend, CodecOption, QualityRange, log_interp
+from lossybench.config import available_cores
 from lossybench.errors import CodecError
 from lossybench.pillow_codec import PillowCodec
 
@@ -30,9 +30,7 @@ RATE_PRIOR = (
 
 def _threads() -> int:
     """Pillow's default thread count (CPUs available to us), but never fewer than 2."""
-    has_affinity = hasattr(os, "sched_getaffinity")  # Linux; elsewhere Pillow uses cpu_count
-    n = len(os.sched_getaffinity(0)) if has_affinity else (os.cpu_count() or 1)
-    return max(2, n)
+    return max(2, available_cores())
 
 
 def _encoder_codec() -> str:
