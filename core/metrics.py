@@ -4,21 +4,22 @@ Per image, then averaged over images (the aggregation CompressAI uses), so that
 `bench codecs sweep` and ``python -m compressai.utils.bench`` agree to 0.01 dB.
 
 MS-SSIM is pytorch_msssim's formula (the one CompressAI's bench calls: 11-tap Gaussian,
-sigma 1.5, five scales, its weights and constants) evaluated for one reference against
-many decoded versions at once: the reference's filtered statistics are computed once,
-a version's three statistics (mean, E[y²], E[xy]) are filtered in one depthwise
-convolution, and that convolution runs channels-last, where oneDNN's depthwise kernel is
-several times faster than on NCHW planes (same taps, same sums). Only the last scale
-needs the luminance term, so the others skip it. Values agree with
-``pytorch_msssim.ms_ssim`` to float32 rounding (tested); `bench codecs sweep` computes
-MS-SSIM about twice as fast as CompressAI's bench (benchmarks/pipeline.py).
+sigma 1.5, valid filtering, five scales, 2×2 average pooling with zero padding on odd
+sides, its weights and constants) evaluated for one reference against many decoded
+versions at once: the reference's filtered statistics are computed once, a version's
+three statistics (mean, E[y²], E[xy]) are filtered together, and only the last scale
+computes the luminance term. It runs on OpenCV and NumPy, not torch — why: codec worker
+processes then never import torch (1.7–2.3 s each on a 2-core VM, more than a whole
+sweep of small images spends on MS-SSIM), and OpenCV's separable float32 filter is as
+fast as torch's channels-last depthwise convolution (docs/codecs.md, "Quality
+metrics"). Values agree with ``pytorch_msssim.ms_ssim`` to float32 rounding (≤ 1e-5,
+tested: ≤ 5e-5, typically ~1e-6; both sum in float32, in different orders).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -59,10 +60,7 @@ class MsSsimReference:
         self.shape = reference.shape
         self._pyramid: _ReferencePyramid | None = None
         if min(reference.shape[:2]) >= MS_SSIM_MIN_SIDE:
-            import torch
-
-            with torch.no_grad():
-                self._pyramid = _ReferencePyramid(_as_planes(torch, reference), max_val)
+            self._pyramid = _ReferencePyramid(_as_planes(reference), max_val)
 
     def score(self, decoded: np.ndarray) -> float:
         """MS-SSIM of ``decoded`` against the reference; NaN below 161 px a side."""
@@ -70,78 +68,98 @@ class MsSsimReference:
             raise ValueError(f"decoded shape {decoded.shape} differs from {self.shape}")
         if self._pyramid is None:
             return math.nan
-        import torch
-
-        with torch.no_grad():
-            return self._pyramid.score(_as_planes(torch, decoded))
+        return self._pyramid.score(_as_planes(decoded))
 
 
-def _as_planes(torch: Any, image: np.ndarray) -> Any:
-    """(1, 3, H, W) float32, as CompressAI's bench hands images to pytorch_msssim."""
-    return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+def _as_planes(image: np.ndarray) -> np.ndarray:
+    """(C, H, W) float32 planes, as CompressAI's bench hands images to pytorch_msssim."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
 
 
-def _window(torch: Any) -> Any:
-    coords = torch.arange(_WIN_SIZE, dtype=torch.float) - _WIN_SIZE // 2
-    g = torch.exp(-(coords**2) / (2 * _WIN_SIGMA**2))
-    return g / g.sum()
+def _window() -> np.ndarray:
+    coords = np.arange(_WIN_SIZE, dtype=np.float32) - _WIN_SIZE // 2
+    g = np.exp(-(coords**2) / np.float32(2 * _WIN_SIGMA**2))
+    return (g / g.sum()).astype(np.float32)
 
 
-def _blur(torch: Any, planes: Any, win: Any) -> Any:
-    """pytorch_msssim's separable Gaussian (valid convolution; a side shorter than the
-    window is left unfiltered, as there), run channels-last, returned NCHW."""
-    import torch.nn.functional as F
-
-    m = planes.shape[1]
-    out = planes.contiguous(memory_format=torch.channels_last)
-    if planes.shape[2] >= _WIN_SIZE:
-        out = F.conv2d(out, win.view(1, 1, -1, 1).expand(m, 1, -1, 1), groups=m)
-    if planes.shape[3] >= _WIN_SIZE:
-        out = F.conv2d(out, win.view(1, 1, 1, -1).expand(m, 1, 1, -1), groups=m)
-    return out.contiguous()
+_WIN = _window()
+_IDENTITY = np.ones(1, np.float32)
+_R = _WIN_SIZE // 2
 
 
-def _pool(torch: Any, planes: Any) -> Any:
-    import torch.nn.functional as F
+def _blur(planes: np.ndarray) -> np.ndarray:
+    """pytorch_msssim's separable Gaussian on (C, H, W) planes, valid part only; a side
+    shorter than the window is left unfiltered, as there.
 
-    return F.avg_pool2d(planes, kernel_size=2, padding=[s % 2 for s in planes.shape[2:]])
+    The planes are filtered as one tall single-channel image (OpenCV's fastest path):
+    rows where neighbouring planes meet fall in the margin that valid filtering drops.
+    """
+    import cv2
+
+    c, h, w = planes.shape
+    tall_h, tall_w = h >= _WIN_SIZE, w >= _WIN_SIZE
+    out = cv2.sepFilter2D(
+        np.ascontiguousarray(planes).reshape(c * h, w), -1,
+        _WIN if tall_w else _IDENTITY, _WIN if tall_h else _IDENTITY,
+        borderType=cv2.BORDER_REPLICATE,
+    ).reshape(c, h, w)
+    rows = slice(_R, h - _R) if tall_h else slice(None)
+    cols = slice(_R, w - _R) if tall_w else slice(None)
+    return out[:, rows, cols]
+
+
+def _pool(planes: np.ndarray) -> np.ndarray:
+    """avg_pool2d(kernel 2, padding = side % 2), zeros counted, as pytorch_msssim."""
+    _, h, w = planes.shape
+    if h % 2 or w % 2:
+        planes = np.pad(planes, ((0, 0), (h % 2, h % 2), (w % 2, w % 2)))
+    h2, w2 = planes.shape[1] // 2 * 2, planes.shape[2] // 2 * 2
+    p = planes[:, :h2, :w2]
+    return (p[:, 0::2, 0::2] + p[:, 1::2, 0::2] + p[:, 0::2, 1::2] + p[:, 1::2, 1::2]) * (
+        np.float32(0.25)
+    )
+
+
+def _channel_means(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[0], -1).mean(axis=1, dtype=np.float64)
 
 
 class _ReferencePyramid:
     """The reference's planes and filtered statistics at every scale, computed once."""
 
-    def __init__(self, x: Any, max_val: float) -> None:
-        import torch
-
-        self.win = _window(torch)
-        self.c1 = (_K1 * max_val) ** 2
-        self.c2 = (_K2 * max_val) ** 2
-        self.levels: list[tuple[Any, Any, Any]] = []  # (x, mu_x, mu_x², E[x²] - mu_x²)
+    def __init__(self, x: np.ndarray, max_val: float) -> None:
+        self.c1 = np.float32((_K1 * max_val) ** 2)
+        self.c2 = np.float32((_K2 * max_val) ** 2)
+        self.levels: list[tuple[np.ndarray, ...]] = []  # (x, mu_x, mu_x², E[x²] - mu_x²)
+        k = x.shape[0]
         for i in range(len(_WEIGHTS)):
-            mu1, ex2 = _blur(torch, torch.cat([x, x * x], dim=1), self.win).chunk(2, dim=1)
-            mu1_sq = mu1.pow(2)
+            stats = _blur(np.concatenate([x, x * x]))
+            mu1, ex2 = stats[:k], stats[k:]
+            mu1_sq = mu1 * mu1
             self.levels.append((x, mu1, mu1_sq, ex2 - mu1_sq))
             if i < len(_WEIGHTS) - 1:
-                x = _pool(torch, x)
+                x = _pool(x)
 
-    def score(self, y: Any) -> float:
-        import torch
-
+    def score(self, y: np.ndarray) -> float:
         factors = []
+        k = y.shape[0]
+        last = len(self.levels) - 1
         for i, (x, mu1, mu1_sq, sigma1_sq) in enumerate(self.levels):
-            mu2, ey2, exy = _blur(torch, torch.cat([y, y * y, x * y], dim=1), self.win).chunk(
-                3, dim=1
-            )
-            mu2_sq, mu1_mu2 = mu2.pow(2), mu1 * mu2
+            stats = _blur(np.concatenate([y, y * y, x * y]))
+            mu2, ey2, exy = stats[:k], stats[k : 2 * k], stats[2 * k :]
+            mu2_sq, mu1_mu2 = mu2 * mu2, mu1 * mu2
             cs_map = (2 * (exy - mu1_mu2) + self.c2) / (sigma1_sq + (ey2 - mu2_sq) + self.c2)
-            if i < len(self.levels) - 1:
-                factors.append(torch.relu(cs_map.flatten(2).mean(-1)))
-                y = _pool(torch, y)
+            if i < last:
+                factors.append(np.maximum(_channel_means(cs_map), 0.0))
+                y = _pool(y)
             else:
                 ssim_map = ((2 * mu1_mu2 + self.c1) / (mu1_sq + mu2_sq + self.c1)) * cs_map
-                factors.append(torch.relu(ssim_map.flatten(2).mean(-1)))
-        weights = torch.tensor(_WEIGHTS).view(-1, 1, 1)
-        return float(torch.prod(torch.stack(factors) ** weights, dim=0).mean())
+                factors.append(np.maximum(_channel_means(ssim_map), 0.0))
+        weights = np.asarray(_WEIGHTS, dtype=np.float64)[:, None]
+        return float(np.prod(np.stack(factors) ** weights, axis=0).mean())
 
 
 def finite_mean(values: list[float]) -> float:

@@ -1,4 +1,8 @@
-"""lossybench's MS-SSIM against pytorch_msssim (the implementation CompressAI's bench calls)."""
+"""lossybench's MS-SSIM against pytorch_msssim (the implementation CompressAI's bench calls).
+
+Both sum in float32 in different orders; on the smallest images (161 px, a 1×1 last
+scale) that rounding reaches ~1e-5, hence the tolerance.
+"""
 
 from __future__ import annotations
 
@@ -41,9 +45,9 @@ def test_ms_ssim_matches_pytorch_msssim(crop):
     versions.append(rng.integers(0, 256, photo.shape, dtype=np.uint8))  # clamps at 0 (relu)
     want = [_oracle(photo, v) for v in versions]
     got = ms_ssim_many(photo, versions)
-    assert got == pytest.approx(want, abs=1e-6)
-    assert ms_ssim(photo, versions[1]) == pytest.approx(want[1], abs=1e-6)
-    assert ms_ssim(photo, photo) == pytest.approx(1.0, abs=1e-6)
+    assert got == pytest.approx(want, abs=5e-5)
+    assert ms_ssim(photo, versions[1]) == pytest.approx(want[1], abs=5e-5)
+    assert ms_ssim(photo, photo) == pytest.approx(1.0, abs=5e-5)
     assert got[0] < got[1] < got[2] < got[3] < 1.0  # more bits, more similar
 
 
@@ -54,3 +58,24 @@ def test_ms_ssim_small_and_mismatched_images():
     with pytest.raises(ValueError, match="differs"):
         ref.score(np.zeros((200, 201, 3), np.uint8))
     assert ms_ssim_many(small, []) == []
+
+
+def test_codec_work_with_ms_ssim_never_imports_torch():
+    """Why MS-SSIM is not torch: a codec worker would pay a 2 s import for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lossybench.pipeline import codec_stage\n"
+        "from lossybench.plugins.datasets.package_photos import PackagePhotos\n"
+        "from lossybench.plugins.codecs.jpeg import JpegCodec\n"
+        "sample = next(iter(PackagePhotos().samples()))\n"
+        "work = codec_stage(sample, [JpegCodec()], 'quality', [30], 'floor', None,\n"
+        "                   with_ms_ssim=True)\n"
+        "assert 0.5 < work.items[0].ms_ssim < 1, work.items[0]\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False", out.stderr
