@@ -127,6 +127,12 @@ class FinetuneConfig(BaseModel):
         "the saved weights interpolate base and finetuned weights to keep it on the "
         "selection images (holdout or select_dataset)",
     )
+    distill: float = Field(
+        default=0.0, ge=0, le=100,
+        description="weight of a distillation term: the model's outputs on each training "
+        "image (compressed or clean) are pulled towards the base model's on the clean image "
+        "(0 = off)",
+    )
     eval_every: int = Field(default=0, ge=0)
     checkpoint_every: int = Field(default=50, ge=0)
     stop_after: int | None = Field(default=None, ge=0)
@@ -174,7 +180,8 @@ class FinetuneConfig(BaseModel):
                                         "stop_after", "eval_every", "checkpoint_every"})
         # settings added later leave the digests of configurations without them as they were
         for key, default in (("holdout", 0), ("max_clean_drop", None),
-                             ("select_dataset", None), ("select_dataset_options", {})):
+                             ("select_dataset", None), ("select_dataset_options", {}),
+                             ("distill", 0.0)):
             if data[key] == default:
                 del data[key]
         return data
@@ -295,6 +302,11 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
         model_name, cfg.task, cfg.weights, cfg.device, num_classes=max(ks) if ks else None
     )
     check_trainable(model, task)
+    if cfg.distill and not model.distills():
+        raise ModelError(
+            f"{cfg.model} does not support --distill for {cfg.task} (its family implements "
+            "no distillation_loss for this task); finetune without --distill"
+        )
     if cfg.augment != "none" and type(task).transform_target is Task.transform_target:
         raise LossybenchError(
             f"task {task.name!r} does not support geometric augmentation "
@@ -364,6 +376,7 @@ class Item:
     image: np.ndarray | None
     bpp: float | None = None
     error: str | None = None
+    clean: np.ndarray | None = None  # the uncompressed image, kept for --distill
 
 
 def make_item(
@@ -373,11 +386,13 @@ def make_item(
     policy: str,
     cache_root: str | None,
     tolerance: float = 0.0,
+    keep_clean: bool = False,
 ) -> Item:
     """Read (and compress + decode) one training image; never raises (runs in workers)."""
     if codec is None:
         try:
-            return Item(draw, sample.image())
+            image = sample.image()
+            return Item(draw, image, clean=image if keep_clean else None)
         except Exception as exc:
             return Item(draw, None, error=f"{type(exc).__name__}: {exc}")
     assert draw.bpp is not None
@@ -390,7 +405,7 @@ def make_item(
     it = work.items[0]
     if it.decoded is None:
         return Item(draw, None, error=it.error)
-    return Item(draw, it.decoded, bpp=it.bpp)
+    return Item(draw, it.decoded, bpp=it.bpp, clean=work.image if keep_clean else None)
 
 
 def items(
@@ -404,7 +419,8 @@ def items(
     def args(g: int) -> tuple[Any, ...]:
         d = sampler.draw(g)
         codec = None if d.codec is None else res.codecs[d.codec]
-        return d, res.train_samples[d.index], codec, cfg.policy, cache_root, cfg.rate_tolerance
+        return (d, res.train_samples[d.index], codec, cfg.policy, cache_root,
+                cfg.rate_tolerance, cfg.distill > 0)
 
     g = start
     if workers <= 0:
@@ -637,6 +653,25 @@ def training_pair(model: LoadedModel, task: Task, sample: Sample, item: Item) ->
     return x, task.transform_target(task.training_target(sample, base), base, d.flip, d.turns)
 
 
+def reference_input(model: LoadedModel, item: Item) -> Any:
+    """The teacher's input for ``--distill``: the clean image, augmented as the item was."""
+    assert item.clean is not None
+    d = item.draw
+    image = augmented(item.clean, d.flip, d.turns) if d.flip or d.turns % 4 else item.clean
+    return model.training_input(image)[0]
+
+
+def make_teacher(module: Any) -> Any:
+    """A frozen copy of the base model in eval mode: the ``--distill`` targets."""
+    import copy
+
+    teacher = copy.deepcopy(module)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def lr_at(step: int, total: int, base: float, warmup: int, schedule: str) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine to 0, ×0.1 at ⅔, or constant."""
     if step < warmup:
@@ -773,6 +808,7 @@ def finetune(
         {k: v.detach().clone() for k, v in module.state_dict().items()}
         if cfg.max_clean_drop is not None else None
     )
+    teacher = make_teacher(module) if cfg.distill else None  # before any resumed weights
     if state_path.is_file():
         state = _load_state(state_path, digest)
         module.load_state_dict(state["model"])
@@ -813,7 +849,7 @@ def finetune(
         stream_ = items(res, step * per_step, cfg.workers)
         try:
             step = _train_loop(res, stream_, opt, step, total, warmup, progress, save, cb,
-                               dev_type)
+                               dev_type, teacher)
         finally:
             stream_.close()  # type: ignore[attr-defined]
     if step < total:
@@ -855,11 +891,14 @@ def finetune(
 def _train_loop(
     res: Resolved, stream_: Iterator[Item], opt: Any, step: int, total: int, warmup: int,
     progress: dict[str, Any], save: Callable[[int], None], cb: Callbacks, dev_type: str,
+    teacher: Any = None,
 ) -> int:
     import torch
 
     cfg, model, task = res.config, res.model, res.task
     params = [p for g in opt.param_groups for p in g["params"]]
+    if cfg.distill and teacher is None:
+        raise LossybenchError("internal error: --distill needs the base model as teacher")
     while step < total and (cfg.stop_after is None or step < cfg.stop_after):
         t0 = time.perf_counter()
         lr = lr_at(step, total, cfg.lr, warmup, cfg.schedule)
@@ -868,7 +907,7 @@ def _train_loop(
         opt.zero_grad(set_to_none=True)
         loss_sum, seen = 0.0, 0
         for _ in range(cfg.accumulate):
-            inputs, targets = [], []
+            inputs, targets, references = [], [], []
             for _ in range(cfg.batch_size):
                 item = next(stream_)
                 sample = res.train_samples[item.draw.index]
@@ -880,11 +919,17 @@ def _train_loop(
                 x, target = training_pair(model, task, sample, item)
                 inputs.append(x)
                 targets.append(target)
+                if teacher is not None:
+                    references.append(reference_input(model, item))
                 progress["compressed"] += item.draw.codec is not None
             if not inputs:
                 continue
             with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = model.loss(inputs, targets)
+                if teacher is None:
+                    loss = model.loss(inputs, targets)
+                else:
+                    loss = model.distillation_loss(inputs, targets, references, teacher,
+                                                   cfg.distill)
             if not torch.isfinite(loss):
                 save(step)
                 raise LossybenchError(

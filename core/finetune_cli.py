@@ -169,6 +169,16 @@ def finetune_cmd(
                           "Example: --max-clean-drop 0.02",
                      min=0.0, max=1.0),
     ] = None,
+    distill: Annotated[
+        float | None,
+        typer.Option(help="Weight W of a distillation term: the model's outputs on each "
+                          "training image, compressed or clean, are pulled towards the base "
+                          "model's outputs on the clean image (per-pixel / per-image KL), so "
+                          "it learns the artefacts without forgetting what it knew; 0 = off "
+                          "\\[default: 0]. Classification and segmentation. "
+                          "Example: --distill 1",
+                     min=0.0, max=100.0),
+    ] = None,
     eval_every: Annotated[
         int | None, typer.Option(help="Evaluate every N steps; 0 = before and after only.")
     ] = None,
@@ -263,7 +273,7 @@ def finetune_cmd(
         "policy": policy, "rate_tolerance": rate_tolerance,
         "train_limit": train_limit, "eval_limit": eval_limit,
         "holdout": holdout, "max_clean_drop": max_clean_drop,
-        "select_dataset": select_dataset,
+        "select_dataset": select_dataset, "distill": distill,
         "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "stop_after": stop_after, "device": device, "workers": workers, "threads": threads,
         "seed": seed,

@@ -405,6 +405,106 @@ def test_clean_budget_interpolates_base_and_finetuned_weights(
         == alpha
 
 
+# -- distillation (--distill) ------------------------------------------------------------------
+def test_soft_target_divergence_is_the_kl_of_teacher_to_student() -> None:
+    from lossybench.model import soft_target_divergence
+
+    g = torch.Generator().manual_seed(0)
+    student = torch.randn(2, 5, 3, 4, generator=g, requires_grad=True)
+    teacher = torch.randn(2, 5, 3, 4, generator=g)
+    got = soft_target_divergence(student, teacher)
+    oracle = torch.nn.functional.kl_div(  # KL(t || s) per position, summed over classes
+        student.log_softmax(1), teacher.log_softmax(1), log_target=True, reduction="none"
+    ).sum(1).mean()
+    assert float(got.detach()) == pytest.approx(float(oracle.detach()), rel=1e-6)
+    assert float(got.detach()) > 0.1
+    assert float(soft_target_divergence(teacher, teacher)) == pytest.approx(0.0, abs=1e-6)
+    got.backward()
+    assert student.grad is not None and float(student.grad.abs().sum()) > 0
+
+
+def test_distillation_loss_is_the_task_loss_plus_the_weighted_divergence(
+    data: Path, tmp_path: Path, registry_
+) -> None:
+    from lossybench.finetune import make_teacher
+    from lossybench.model import soft_target_divergence
+
+    res = resolve(config(data, tmp_path / "x"), registry_)
+    model = res.model
+    model.trainable().eval()  # no BatchNorm batch statistics: outputs depend on inputs only
+    samples = res.train_samples[:3]
+    inputs = [model.training_input(s.image())[0] for s in samples]
+    clean = [model.training_input(s.image()[::-1].copy())[0] for s in samples]
+    targets = [res.task.training_target(s, (1, 1)) for s in samples]
+    teacher = make_teacher(model.trainable())
+    assert not any(p.requires_grad for p in teacher.parameters())
+    with torch.no_grad():
+        task_loss = float(model.loss(inputs, targets))
+        assert float(model.distillation_loss(inputs, targets, inputs, teacher, 5.0)) \
+            == pytest.approx(task_loss, abs=1e-5)  # the student *is* the teacher here
+        for p in teacher.parameters():  # a teacher that disagrees with the student
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+        kl = float(soft_target_divergence(model.trainable()(torch.stack(inputs)),
+                                          teacher(torch.stack(clean))))
+        got = float(model.distillation_loss(inputs, targets, clean, teacher, 2.0))
+    assert kl > 0 and got == pytest.approx(task_loss + 2.0 * kl, rel=1e-4)
+
+
+def test_reference_segmenter_distills_and_the_detector_says_it_cannot(registry_) -> None:
+    from lossybench.finetune import make_teacher
+    from lossybench.model import soft_target_divergence
+
+    if not _reference_ready("scenes-segmenter"):
+        pytest.skip("the reference segmenter is not there")
+    family = registry_.get("models", "reference").obj()
+    seg = family.build("scenes-segmenter", "segmentation")
+    g = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(3, 64, 64, generator=g) for _ in range(2)]
+    clean = [x + 0.3 * torch.randn(3, 64, 64, generator=g) for x in inputs]
+    targets = [torch.randint(0, 7, (64, 64), generator=g) for _ in range(2)]
+    teacher = make_teacher(seg.trainable())
+    with torch.no_grad():
+        task_loss = float(seg.loss(inputs, targets))
+        kl = float(soft_target_divergence(seg.trainable()(torch.stack(inputs))["out"],
+                                          teacher(torch.stack(clean))["out"]))
+        got = float(seg.distillation_loss(inputs, targets, clean, teacher, 0.5))
+    assert seg.distills() and kl > 0 and got == pytest.approx(task_loss + 0.5 * kl, rel=1e-4)
+    det = family.build("scenes-detector", "detection")
+    assert not det.distills()
+    with pytest.raises(ModelError, match="does not support distillation"):
+        det.distillation_loss(inputs, [], clean, teacher, 1.0)
+
+
+def test_distilled_finetune_resumes_to_identical_weights(
+    data: Path, tmp_path: Path, registry_
+) -> None:
+    whole = finetune(resolve(config(data, tmp_path / "whole", steps=6, distill=1.0),
+                             registry_))
+    plain = config(data, tmp_path / "p", steps=6)
+    assert whole.report["config"]["distill"] == 1.0
+    assert config(data, tmp_path / "p", steps=6, distill=1.0).digest() != plain.digest()
+    assert "distill" not in plain.identity()  # old digests stay valid
+    out = tmp_path / "resumed"
+    assert finetune(resolve(config(data, out, steps=6, distill=1.0, stop_after=2),
+                            registry_)).stopped_at == 2
+    finetune(resolve(config(data, out, steps=6, distill=1.0), registry_))
+    assert same(weights_of(out), weights_of(whole.out))
+    finetune(resolve(config(data, tmp_path / "plain", steps=6), registry_))
+    assert not same(weights_of(tmp_path / "plain"), weights_of(whole.out))
+
+
+def test_distill_is_refused_where_the_family_has_no_divergence(
+    data: Path, tmp_path: Path, registry_
+) -> None:
+    spec = f"coco:{data}/det/annotations.json"
+    with pytest.raises(ModelError, match="does not support --distill for detection"):
+        resolve(config(data, tmp_path / "x", task="detection", distill=1.0,
+                       model="torchvision:fasterrcnn_mobilenet_v3_large_320_fpn",
+                       train_dataset=spec, val_dataset=spec), registry_)
+    with pytest.raises(LossybenchError, match="distill"):
+        config(data, tmp_path, distill=-1.0)
+
+
 # -- bad inputs fail before training -----------------------------------------------------------
 @pytest.mark.parametrize(
     ("change", "message"),

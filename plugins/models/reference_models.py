@@ -254,15 +254,37 @@ class ReferenceModel(LoadedModel):
         ignoring :data:`lossybench.task.TRAIN_IGNORE_INDEX`; one sub-batch per input size.
         """
         import torch
-        import torch.nn.functional as F
 
-        from lossybench.task import TRAIN_IGNORE_INDEX
-
-        dev = self.device
         if self.task == "detection":
+            dev = self.device
             losses = self.net([x.to(dev) for x in inputs],
                               [{k: v.to(dev) for k, v in t.items()} for t in targets])
             return torch.stack([v.float() for v in losses.values()]).sum()
+        return self._segmenter_loss(inputs, targets)
+
+    def distills(self) -> bool:
+        return self.task == "segmentation"
+
+    def distillation_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any], references: Sequence[Any],
+        teacher: Any, weight: float,
+    ) -> Any:
+        """Segmenter: cross-entropy + ``weight`` × per-pixel KL to the teacher's class map."""
+        if not self.distills():
+            return super().distillation_loss(inputs, targets, references, teacher, weight)
+        return self._segmenter_loss(inputs, targets, references, teacher, weight)
+
+    def _segmenter_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any],
+        references: Sequence[Any] | None = None, teacher: Any = None, weight: float = 0.0,
+    ) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        from lossybench.model import soft_target_divergence
+        from lossybench.task import TRAIN_IGNORE_INDEX
+
+        dev = self.device
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, x in enumerate(inputs):
             groups.setdefault(tuple(x.shape), []).append(i)
@@ -273,6 +295,11 @@ class ReferenceModel(LoadedModel):
             logits = self.net(x)["out"].float()
             part = F.cross_entropy(logits, y, ignore_index=TRAIN_IGNORE_INDEX, reduction="sum")
             part = part / (y != TRAIN_IGNORE_INDEX).sum().clamp(min=1)
+            if teacher is not None and references is not None:
+                with torch.no_grad():
+                    ref = torch.stack([references[i] for i in idx]).to(dev)
+                    soft = teacher(ref)["out"]
+                part = part + weight * soft_target_divergence(logits, soft)
             total = total + part * (len(idx) / len(inputs))
         return total
 

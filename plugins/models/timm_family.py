@@ -42,7 +42,14 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import LoadedModel, ModelFamily, WeightsInfo, channels_last, image_batch
+from lossybench.model import (
+    LoadedModel,
+    ModelFamily,
+    WeightsInfo,
+    channels_last,
+    image_batch,
+    soft_target_divergence,
+)
 
 #: ``package:NAME`` shortcuts → (distribution, file inside it).
 PACKAGE_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -530,6 +537,23 @@ class TimmModel(LoadedModel):
 
         y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
         return F.cross_entropy(self.net(image_batch(inputs, self.device)).float(), y)
+
+    def distills(self) -> bool:
+        return True
+
+    def distillation_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any], references: Sequence[Any],
+        teacher: Any, weight: float,
+    ) -> Any:
+        """Cross-entropy + ``weight`` × KL to the teacher's logits on the clean images."""
+        import torch
+        import torch.nn.functional as F
+
+        y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
+        logits = self.net(image_batch(inputs, self.device))
+        with torch.no_grad():
+            soft = teacher(image_batch(references, self.device))
+        return F.cross_entropy(logits.float(), y) + weight * soft_target_divergence(logits, soft)
 
 
 class TimmFamily(ModelFamily):

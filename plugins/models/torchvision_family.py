@@ -42,6 +42,7 @@ from lossybench.model import (
     detections_as_arrays,
     image_batch,
     read_state_dict,
+    soft_target_divergence,
     state_mismatches,
 )
 from lossybench.task import TRAIN_IGNORE_INDEX
@@ -287,6 +288,26 @@ class TorchvisionModel(LoadedModel):
                 [{k: v.to(dev) for k, v in t.items()} for t in targets],
             )
             return torch.stack([v.float() for v in losses.values()]).sum()
+        return self._dense_or_class_loss(inputs, targets)
+
+    def distills(self) -> bool:
+        return self.task != "detection"
+
+    def distillation_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any], references: Sequence[Any],
+        teacher: Any, weight: float,
+    ) -> Any:
+        """:meth:`loss` + ``weight`` × KL to the teacher's logits (segmentation: ``out``)."""
+        if not self.distills():
+            return super().distillation_loss(inputs, targets, references, teacher, weight)
+        return self._dense_or_class_loss(inputs, targets, references, teacher, weight)
+
+    def _dense_or_class_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any],
+        references: Sequence[Any] | None = None, teacher: Any = None, weight: float = 0.0,
+    ) -> Any:
+        import torch
+
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, x in enumerate(inputs):
             groups.setdefault(tuple(x.shape), []).append(i)
@@ -296,10 +317,17 @@ class TorchvisionModel(LoadedModel):
             out = self.net(image_batch([inputs[i] for i in idx], self.device))
             if self.task == "classification":
                 part = torch.nn.functional.cross_entropy(out.float(), y)
+                logits = out
             else:
                 part = pixel_cross_entropy(out["out"], y)
                 if out.get("aux") is not None:
                     part = part + 0.5 * pixel_cross_entropy(out["aux"], y)
+                logits = out["out"]
+            if teacher is not None and references is not None:
+                with torch.no_grad():
+                    soft = teacher(image_batch([references[i] for i in idx], self.device))
+                soft = soft if self.task == "classification" else soft["out"]
+                part = part + weight * soft_target_divergence(logits, soft)
             total = total + part * (len(idx) / len(inputs))
         return total
 
