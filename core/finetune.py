@@ -133,6 +133,12 @@ class FinetuneConfig(BaseModel):
         "image (compressed or clean) are pulled towards the base model's on the clean image "
         "(0 = off)",
     )
+    train_only: list[str] | None = Field(
+        default=None, min_length=1,
+        description="glob patterns of parameter names to train (fnmatch); the others stay "
+        "frozen at the base weights — surgical finetuning: compression is an input-level "
+        "shift, which the first layers can absorb (Lee et al., ICLR 2023)",
+    )
     eval_every: int = Field(default=0, ge=0)
     checkpoint_every: int = Field(default=50, ge=0)
     stop_after: int | None = Field(default=None, ge=0)
@@ -181,7 +187,7 @@ class FinetuneConfig(BaseModel):
         # settings added later leave the digests of configurations without them as they were
         for key, default in (("holdout", 0), ("max_clean_drop", None),
                              ("select_dataset", None), ("select_dataset_options", {}),
-                             ("distill", 0.0)):
+                             ("distill", 0.0), ("train_only", None)):
             if data[key] == default:
                 del data[key]
         return data
@@ -307,6 +313,8 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
             f"{cfg.model} does not support --distill for {cfg.task} (its family implements "
             "no distillation_loss for this task); finetune without --distill"
         )
+    if cfg.train_only is not None:
+        freeze_all_but(model.trainable(), cfg.train_only, cfg.model)
     if cfg.augment != "none" and type(task).transform_target is Task.transform_target:
         raise LossybenchError(
             f"task {task.name!r} does not support geometric augmentation "
@@ -320,6 +328,31 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
         model, codecs,
         cfg.eval_targets(), total, {"train": train_details, "val": val_details},
     )
+
+
+def freeze_all_but(module: Any, patterns: list[str], model: str) -> int:
+    """Leave only parameters whose names match a glob trainable; returns how many remain.
+
+    A pattern that matches nothing is refused, naming the module's top-level blocks, so
+    a typo never silently trains nothing (or everything).
+    """
+    from fnmatch import fnmatchcase
+
+    names = [n for n, _ in module.named_parameters()]
+    unmatched = [p for p in patterns if not any(fnmatchcase(n, p) for n in names)]
+    if unmatched:
+        blocks = sorted({".".join(n.split(".")[:2]) for n in names})
+        raise LossybenchError(
+            f"--train-only {', '.join(unmatched)} matches no parameter of {model}; its "
+            f"parameters are named like {', '.join(b + '.*' for b in blocks[:12])}"
+            f"{' …' if len(blocks) > 12 else ''}"
+        )
+    kept = 0
+    for name, param in module.named_parameters():
+        train = any(fnmatchcase(name, p) for p in patterns)
+        param.requires_grad_(train)
+        kept += int(param.numel()) if train else 0
+    return kept
 
 
 # -- what each step sees -------------------------------------------------------------------
@@ -624,10 +657,11 @@ def set_train_mode(module: Any, freeze_bn: bool) -> None:
     import torch
 
     module.train()
-    if freeze_bn:
-        for m in module.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            params = list(m.parameters(recurse=False))
+            if freeze_bn or (params and not any(p.requires_grad for p in params)):
+                m.eval()  # also the statistics of layers --train-only leaves frozen
 
 
 def augmented(image: np.ndarray, flip: bool, turns: int) -> np.ndarray:
@@ -976,6 +1010,12 @@ def _eval_line(prefix: str, head: str, view: dict[str, Any]) -> str:
     return f"{prefix}: {head} " + "; ".join(parts)
 
 
+def _parameter_counts(module: Any) -> dict[str, int]:
+    params = list(module.parameters())
+    return {"trained": sum(int(p.numel()) for p in params if p.requires_grad),
+            "total": sum(int(p.numel()) for p in params)}
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -1005,6 +1045,7 @@ def build_report(
             "backends": {c.label: c.backend().as_dict() for c in res.codecs},
             "targets": {"bpp": cfg.bpp} if cfg.bpp is not None else {"bpp_range": cfg.bpp_range},
             "clean_fraction": cfg.clean_fraction,
+            "parameters": _parameter_counts(res.model.trainable()),
             "steps": res.total_steps,
             "images_seen": progress["images"],
             "compressed_seen": progress["compressed"],

@@ -91,12 +91,12 @@ def finetune_cmd(
     ] = None,
     eval_bpp: Annotated[
         str | None,
-        typer.Option(help="Evaluation targets \\[default: the --bpp list, or LO, √(LO·HI), HI]."),
+        typer.Option(help="Evaluation targets [default: the --bpp list, or LO, √(LO·HI), HI]."),
     ] = None,
     clean_fraction: Annotated[
         float | None,
         typer.Option(help="Share of training images left uncompressed, in [0, 1] "
-                          "\\[default: 0.25]."),
+                          "[default: 0.25]."),
     ] = None,
     augment: Annotated[
         str | None,
@@ -108,9 +108,9 @@ def finetune_cmd(
     epochs: Annotated[
         float | None, typer.Option(help="Passes over the training set (or --steps).")
     ] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate \\[default: 1e-4].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate [default: 1e-4].")] = None,
     weight_decay: Annotated[
-        float | None, typer.Option(help="AdamW weight decay \\[default: 1e-4].")
+        float | None, typer.Option(help="AdamW weight decay [default: 1e-4].")
     ] = None,
     schedule: Annotated[
         str | None,
@@ -118,28 +118,28 @@ def finetune_cmd(
                           "constant."),
     ] = None,
     warmup: Annotated[
-        int | None, typer.Option(help="Linear warm-up steps \\[default: 5% of steps, ≤ 100].")
+        int | None, typer.Option(help="Linear warm-up steps [default: 5% of steps, ≤ 100].")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Images per forward pass \\[default: 8].")
+        int | None, typer.Option(help="Images per forward pass [default: 8].")
     ] = None,
     accumulate: Annotated[
         int | None,
         typer.Option(help="Forward passes per optimizer step (gradient accumulation) "
-                          "\\[default: 1]."),
+                          "[default: 1]."),
     ] = None,
     max_grad_norm: Annotated[
-        float | None, typer.Option(help="Gradient-norm clip; 0 = off \\[default: 10].")
+        float | None, typer.Option(help="Gradient-norm clip; 0 = off [default: 10].")
     ] = None,
     freeze_bn: Annotated[
         bool | None,
         typer.Option("--freeze-bn/--train-bn",
-                     help="Keep BatchNorm statistics of the base model \\[default: freeze]."),
+                     help="Keep BatchNorm statistics of the base model [default: freeze]."),
     ] = None,
     bf16: Annotated[
         bool | None,
         typer.Option("--bf16/--fp32",
-                     help="bfloat16 autocast for forward passes \\[default: fp32]."),
+                     help="bfloat16 autocast for forward passes [default: fp32]."),
     ] = None,
     policy: RatePolicy = None,
     rate_tolerance: RateTolerance = None,
@@ -175,15 +175,24 @@ def finetune_cmd(
                           "training image, compressed or clean, are pulled towards the base "
                           "model's outputs on the clean image (per-pixel / per-image KL), so "
                           "it learns the artefacts without forgetting what it knew; 0 = off "
-                          "\\[default: 0]. Classification and segmentation. "
+                          "[default: 0]. Every task but torchvision detection. "
                           "Example: --distill 1",
                      min=0.0, max=100.0),
+    ] = None,
+    train_only: Annotated[
+        str | None,
+        typer.Option(help="Train only the parameters whose names match these comma-separated "
+                          "globs; the rest keep the base weights (surgical finetuning: "
+                          "compression is an input-level shift, which the first layers can "
+                          "absorb). A pattern matching nothing is refused with the model's "
+                          "parameter names. Example: --train-only "
+                          "'backbone.conv1.*,backbone.bn1.*,backbone.layer1.*'"),
     ] = None,
     eval_every: Annotated[
         int | None, typer.Option(help="Evaluate every N steps; 0 = before and after only.")
     ] = None,
     checkpoint_every: Annotated[
-        int | None, typer.Option(help="Save last.pt every N steps \\[default: 50].")
+        int | None, typer.Option(help="Save last.pt every N steps [default: 50].")
     ] = None,
     stop_after: Annotated[
         int | None,
@@ -192,16 +201,16 @@ def finetune_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Codec worker processes; 0 = in-process \\[default: 1].")
+        int | None, typer.Option(help="Codec worker processes; 0 = in-process [default: 1].")
     ] = None,
     threads: Annotated[
         int | None,
-        typer.Option(help="torch threads \\[default: the cores the codec workers leave]; on a "
+        typer.Option(help="torch threads [default: the cores the codec workers leave]; on a "
                           "shared machine give what is really free.", min=1),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed \\[default: 0].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
     out: Annotated[
-        str | None, typer.Option(help="Output directory \\[default: finetune].")
+        str | None, typer.Option(help="Output directory [default: finetune].")
     ] = None,
     cache: CacheDir = None,
     no_cache: NoCache = False,
@@ -274,6 +283,8 @@ def finetune_cmd(
         "train_limit": train_limit, "eval_limit": eval_limit,
         "holdout": holdout, "max_clean_drop": max_clean_drop,
         "select_dataset": select_dataset, "distill": distill,
+        "train_only": [p.strip() for p in train_only.split(",") if p.strip()]
+        if train_only else None,
         "eval_every": eval_every, "checkpoint_every": checkpoint_every,
         "stop_after": stop_after, "device": device, "workers": workers, "threads": threads,
         "seed": seed,

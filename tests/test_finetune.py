@@ -450,12 +450,12 @@ def test_distillation_loss_is_the_task_loss_plus_the_weighted_divergence(
     assert kl > 0 and got == pytest.approx(task_loss + 2.0 * kl, rel=1e-4)
 
 
-def test_reference_segmenter_distills_and_the_detector_says_it_cannot(registry_) -> None:
-    from lossybench.finetune import make_teacher
+def test_reference_models_distill(registry_) -> None:
+    from lossybench.finetune import make_teacher, set_train_mode
     from lossybench.model import soft_target_divergence
 
-    if not _reference_ready("scenes-segmenter"):
-        pytest.skip("the reference segmenter is not there")
+    if not (_reference_ready("scenes-segmenter") and _reference_ready("scenes-detector")):
+        pytest.skip("the reference models are not there")
     family = registry_.get("models", "reference").obj()
     seg = family.build("scenes-segmenter", "segmentation")
     g = torch.Generator().manual_seed(0)
@@ -469,10 +469,21 @@ def test_reference_segmenter_distills_and_the_detector_says_it_cannot(registry_)
                                           teacher(torch.stack(clean))["out"]))
         got = float(seg.distillation_loss(inputs, targets, clean, teacher, 0.5))
     assert seg.distills() and kl > 0 and got == pytest.approx(task_loss + 0.5 * kl, rel=1e-4)
+
+    # the detector: FCOS's losses + weight × the head-output divergence
     det = family.build("scenes-detector", "detection")
-    assert not det.distills()
-    with pytest.raises(ModelError, match="does not support distillation"):
-        det.distillation_loss(inputs, [], clean, teacher, 1.0)
+    set_train_mode(det.trainable(), freeze_bn=True)  # FCOS returns losses in train mode
+    images = [torch.rand(3, 96, 128, generator=g) for _ in range(2)]
+    boxes = [{"boxes": torch.tensor([[10.0, 10.0, 50.0, 40.0]]), "labels": torch.tensor([2])}
+             for _ in range(2)]
+    teacher = make_teacher(det.trainable())
+    with torch.no_grad():
+        task_loss = float(det.loss(images, boxes))
+        same_input = float(det.distillation_loss(images, boxes, images, teacher, 3.0))
+        darker = float(det.distillation_loss(images, boxes, [x * 0.7 for x in images],
+                                             teacher, 3.0))
+    assert det.distills() and same_input == pytest.approx(task_loss, rel=1e-5)
+    assert darker > task_loss + 0.1
 
 
 def test_distilled_finetune_resumes_to_identical_weights(
@@ -491,6 +502,25 @@ def test_distilled_finetune_resumes_to_identical_weights(
     assert same(weights_of(out), weights_of(whole.out))
     finetune(resolve(config(data, tmp_path / "plain", steps=6), registry_))
     assert not same(weights_of(tmp_path / "plain"), weights_of(whole.out))
+
+
+def test_train_only_leaves_every_other_parameter_at_the_base_weights(
+    data: Path, tmp_path: Path, registry_
+) -> None:
+    base = resolve(config(data, tmp_path / "b"), registry_).model.trainable().state_dict()
+    res = resolve(config(data, tmp_path / "x", train_only=["classifier.*"], freeze_bn=False),
+                  registry_)
+    report = finetune(res).report
+    tuned = weights_of(tmp_path / "x")
+    moved = {k for k in tuned if not torch.equal(tuned[k].float(), base[k].float())}
+    assert moved and all(k.startswith("classifier.") for k in moved), sorted(moved)[:5]
+    # frozen blocks keep their BatchNorm statistics too, even with --train-bn
+    assert not any(k.endswith("running_mean") for k in moved)
+    counts = report["train"]["parameters"]
+    assert 0 < counts["trained"] < counts["total"]
+    assert report["config"]["train_only"] == ["classifier.*"]
+    with pytest.raises(LossybenchError, match=r"matches no parameter.*features\.0\.\*"):
+        resolve(config(data, tmp_path / "y", train_only=["backbone.layer1.*"]), registry_)
 
 
 def test_distill_is_refused_where_the_family_has_no_divergence(

@@ -253,26 +253,51 @@ class ReferenceModel(LoadedModel):
         own size, FCOS resizes images and boxes itself. Segmenter: pixel cross-entropy,
         ignoring :data:`lossybench.task.TRAIN_IGNORE_INDEX`; one sub-batch per input size.
         """
-        import torch
-
         if self.task == "detection":
-            dev = self.device
-            losses = self.net([x.to(dev) for x in inputs],
-                              [{k: v.to(dev) for k, v in t.items()} for t in targets])
-            return torch.stack([v.float() for v in losses.values()]).sum()
+            return self._detector_loss(inputs, targets)
         return self._segmenter_loss(inputs, targets)
 
     def distills(self) -> bool:
-        return self.task == "segmentation"
+        return True
 
     def distillation_loss(
         self, inputs: Sequence[Any], targets: Sequence[Any], references: Sequence[Any],
         teacher: Any, weight: float,
     ) -> Any:
-        """Segmenter: cross-entropy + ``weight`` × per-pixel KL to the teacher's class map."""
-        if not self.distills():
-            return super().distillation_loss(inputs, targets, references, teacher, weight)
+        """Segmenter: cross-entropy + ``weight`` × per-pixel KL to the teacher's class map.
+
+        Detector: FCOS's losses + ``weight`` × :func:`fcos_divergence` between the
+        student's head outputs and the teacher's on the clean images (same geometry: both
+        go through FCOS's resize to 320 px).
+        """
+        if self.task == "detection":
+            return self._detector_loss(inputs, targets, references, teacher, weight)
         return self._segmenter_loss(inputs, targets, references, teacher, weight)
+
+    def _detector_loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any],
+        references: Sequence[Any] | None = None, teacher: Any = None, weight: float = 0.0,
+    ) -> Any:
+        import torch
+
+        dev, net = self.device, self.net
+        images = [x.to(dev) for x in inputs]
+        boxes = [{k: v.to(dev) for k, v in t.items()} for t in targets]
+        if teacher is None or references is None:
+            losses = net(images, boxes)
+            return torch.stack([v.float() for v in losses.values()]).sum()
+        # FCOS.forward's training path, keeping the head outputs for the second term
+        batch, boxes = net.transform(images, boxes)
+        features = list(net.backbone(batch.tensors).values())
+        head = net.head(features)
+        anchors = net.anchor_generator(batch, features)
+        per_level = [f.size(2) * f.size(3) for f in features]
+        losses = net.compute_loss(boxes, head, anchors, per_level)
+        with torch.no_grad():
+            ref, _ = teacher.transform([r.to(dev) for r in references])
+            soft = teacher.head(list(teacher.backbone(ref.tensors).values()))
+        task_loss = torch.stack([v.float() for v in losses.values()]).sum()
+        return task_loss + weight * fcos_divergence(head, soft)
 
     def _segmenter_loss(
         self, inputs: Sequence[Any], targets: Sequence[Any],
@@ -302,6 +327,35 @@ class ReferenceModel(LoadedModel):
                 part = part + weight * soft_target_divergence(logits, soft)
             total = total + part * (len(idx) / len(inputs))
         return total
+
+
+def fcos_divergence(student: dict[str, Any], teacher: dict[str, Any]) -> Any:
+    """How far FCOS head outputs stray from a teacher's, per teacher-detected object.
+
+    Classification: the Bernoulli KL of each location's per-class sigmoid (FCOS scores
+    classes independently), summed; centre-ness: the same for its sigmoid; box
+    regression: L1 on the (stride-normalised) distances. The centre-ness and box terms
+    are weighted by the teacher's confidence at the location (top class probability ×
+    centre-ness), since background locations' boxes mean nothing. All sums are divided
+    by the teacher's soft count of objects, as FCOS divides by its foreground count.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def bernoulli_kl(logits: Any, target_logits: Any) -> Any:
+        p = torch.sigmoid(target_logits)
+        return (F.binary_cross_entropy_with_logits(logits, p, reduction="none")
+                - F.binary_cross_entropy_with_logits(target_logits, p, reduction="none"))
+
+    s_cls, t_cls = student["cls_logits"].float(), teacher["cls_logits"].float()
+    s_ctr, t_ctr = student["bbox_ctrness"].float(), teacher["bbox_ctrness"].float()
+    confidence = torch.sigmoid(t_cls).amax(dim=-1) * torch.sigmoid(t_ctr[..., 0])
+    count = confidence.sum().clamp(min=1.0)
+    cls = bernoulli_kl(s_cls, t_cls).sum()
+    ctr = (bernoulli_kl(s_ctr, t_ctr)[..., 0] * confidence).sum()
+    box = ((student["bbox_regression"].float() - teacher["bbox_regression"].float()).abs()
+           .sum(dim=-1) * confidence).sum()
+    return (cls + ctr + box) / count
 
 
 class ReferenceFamily(ModelFamily):
