@@ -134,7 +134,9 @@ def finetune_cmd(
     freeze_bn: Annotated[
         bool | None,
         typer.Option("--freeze-bn/--train-bn",
-                     help="Keep BatchNorm statistics of the base model [default: freeze]."),
+                     help="Keep the base model's BatchNorm statistics, or update them from "
+                          "the training batches: better for runs of a few hundred steps "
+                          "(docs/finetune.md) [default: freeze]. Example: --train-bn"),
     ] = None,
     bf16: Annotated[
         bool | None,
