@@ -330,8 +330,8 @@ def resolve(cfg: FinetuneConfig, reg: Registry) -> Resolved:
     )
 
 
-def freeze_all_but(module: Any, patterns: list[str], model: str) -> int:
-    """Leave only parameters whose names match a glob trainable; returns how many remain.
+def freeze_all_but(module: Any, patterns: list[str], model: str) -> None:
+    """Leave only parameters whose names match a glob trainable (the report counts them).
 
     A pattern that matches nothing is refused, naming the module's top-level blocks, so
     a typo never silently trains nothing (or everything).
@@ -347,12 +347,8 @@ def freeze_all_but(module: Any, patterns: list[str], model: str) -> int:
             f"parameters are named like {', '.join(b + '.*' for b in blocks[:12])}"
             f"{' …' if len(blocks) > 12 else ''}"
         )
-    kept = 0
     for name, param in module.named_parameters():
-        train = any(fnmatchcase(name, p) for p in patterns)
-        param.requires_grad_(train)
-        kept += int(param.numel()) if train else 0
-    return kept
+        param.requires_grad_(any(fnmatchcase(name, p) for p in patterns))
 
 
 # -- what each step sees -------------------------------------------------------------------
@@ -691,8 +687,7 @@ def reference_input(model: LoadedModel, item: Item) -> Any:
     """The teacher's input for ``--distill``: the clean image, augmented as the item was."""
     assert item.clean is not None
     d = item.draw
-    image = augmented(item.clean, d.flip, d.turns) if d.flip or d.turns % 4 else item.clean
-    return model.training_input(image)[0]
+    return model.training_input(augmented(item.clean, d.flip, d.turns))[0]
 
 
 def make_teacher(module: Any) -> Any:

@@ -269,6 +269,14 @@ def detections_as_arrays(outputs: Sequence[Any]) -> list[dict[str, np.ndarray]]:
     ]
 
 
+def same_shape_groups(inputs: Sequence[Any]) -> list[list[int]]:
+    """Indices of ``inputs`` grouped by tensor shape, in first-seen order: one batch each."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, x in enumerate(inputs):
+        groups.setdefault(tuple(x.shape), []).append(i)
+    return list(groups.values())
+
+
 def channels_last(module: Any) -> Any:
     """Put a CNN's weights in channels-last layout, in place; returns the module.
 

@@ -37,6 +37,7 @@ from lossybench.model import (
     WeightsInfo,
     detections_as_arrays,
     read_state_dict,
+    same_shape_groups,
     state_mismatches,
 )
 
@@ -230,10 +231,7 @@ class ReferenceModel(LoadedModel):
         import torch.nn.functional as F
 
         out: list[Any] = [None] * len(inputs)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, x in enumerate(inputs):
-            groups.setdefault(tuple(x.shape), []).append(i)
-        for idx in groups.values():
+        for idx in same_shape_groups(inputs):
             logits = self.net(torch.stack([inputs[i] for i in idx]).to(self.device))["out"]
             for i, lg in zip(idx, logits, strict=True):
                 if tuple(lg.shape[-2:]) != tuple(sizes[i]):
@@ -310,11 +308,8 @@ class ReferenceModel(LoadedModel):
         from lossybench.task import TRAIN_IGNORE_INDEX
 
         dev = self.device
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, x in enumerate(inputs):
-            groups.setdefault(tuple(x.shape), []).append(i)
         total: Any = 0.0
-        for idx in groups.values():
+        for idx in same_shape_groups(inputs):
             x = torch.stack([inputs[i] for i in idx]).to(dev)
             y = torch.stack([torch.as_tensor(targets[i]) for i in idx]).to(dev)
             logits = self.net(x)["out"].float()

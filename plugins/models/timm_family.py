@@ -532,11 +532,7 @@ class TimmModel(LoadedModel):
 
     def loss(self, inputs: Sequence[Any], targets: Sequence[Any]) -> Any:
         """Cross-entropy over class indices (inputs are same-size tensors: timm crops)."""
-        import torch
-        import torch.nn.functional as F
-
-        y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
-        return F.cross_entropy(self.net(image_batch(inputs, self.device)).float(), y)
+        return self._loss(inputs, targets)
 
     def distills(self) -> bool:
         return True
@@ -546,14 +542,23 @@ class TimmModel(LoadedModel):
         teacher: Any, weight: float,
     ) -> Any:
         """Cross-entropy + ``weight`` × KL to the teacher's logits on the clean images."""
+        return self._loss(inputs, targets, references, teacher, weight)
+
+    def _loss(
+        self, inputs: Sequence[Any], targets: Sequence[Any],
+        references: Sequence[Any] | None = None, teacher: Any = None, weight: float = 0.0,
+    ) -> Any:
         import torch
         import torch.nn.functional as F
 
         y = torch.stack([torch.as_tensor(t) for t in targets]).to(self.device)
         logits = self.net(image_batch(inputs, self.device))
-        with torch.no_grad():
-            soft = teacher(image_batch(references, self.device))
-        return F.cross_entropy(logits.float(), y) + weight * soft_target_divergence(logits, soft)
+        loss = F.cross_entropy(logits.float(), y)
+        if teacher is not None and references is not None:
+            with torch.no_grad():
+                soft = teacher(image_batch(references, self.device))
+            loss = loss + weight * soft_target_divergence(logits, soft)
+        return loss
 
 
 class TimmFamily(ModelFamily):

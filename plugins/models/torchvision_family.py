@@ -42,6 +42,7 @@ from lossybench.model import (
     detections_as_arrays,
     image_batch,
     read_state_dict,
+    same_shape_groups,
     soft_target_divergence,
     state_mismatches,
 )
@@ -208,11 +209,8 @@ def resolve_device(device: str) -> Any:
 def _by_shape(inputs: Sequence[Any], run: Callable[[Any], list[Any]]) -> list[Any]:
     """Run equal-shaped inputs as one batch each, results back in input order."""
 
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, x in enumerate(inputs):
-        groups.setdefault(tuple(x.shape), []).append(i)
     out: list[Any] = [None] * len(inputs)
-    for idx in groups.values():
+    for idx in same_shape_groups(inputs):
         for i, r in zip(idx, run(image_batch([inputs[i] for i in idx], "cpu")), strict=True):
             out[i] = r
     return out
@@ -308,11 +306,8 @@ class TorchvisionModel(LoadedModel):
     ) -> Any:
         import torch
 
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, x in enumerate(inputs):
-            groups.setdefault(tuple(x.shape), []).append(i)
         total: Any = 0.0
-        for idx in groups.values():
+        for idx in same_shape_groups(inputs):
             y = torch.stack([torch.as_tensor(targets[i]) for i in idx]).to(self.device)
             out = self.net(image_batch([inputs[i] for i in idx], self.device))
             if self.task == "classification":
