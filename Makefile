@@ -12,6 +12,9 @@ setup: $(STAMP)
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); [ "$$free" -ge 7 ] || \
+		echo "warning: $$free GiB free here; the venv needs about 6.5 GiB (torch's CUDA build)," \
+		"so pip may stop with 'No space left on device': free some space first" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
 

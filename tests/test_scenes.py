@@ -41,6 +41,21 @@ def test_same_seed_same_pixels_and_annotations(small: Path, tmp_path: Path) -> N
     assert ScenesDetection(str(small)).fingerprint() == ScenesDetection(str(again)).fingerprint()
 
 
+def test_worker_processes_write_the_same_split(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large splits render on every core; the files must not depend on it."""
+    monkeypatch.setattr(scenes, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(scenes.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    parallel = scenes.write_split(tmp_path / "parallel", "val", images=N)
+    for sub in ("images", "masks"):
+        assert [p.read_bytes() for p in sorted((small / sub).glob("*.png"))] == [
+            p.read_bytes() for p in sorted((parallel / sub).glob("*.png"))
+        ]
+    for name in ("annotations.json", "labels.csv", "manifest.json"):
+        assert (small / name).read_bytes() == (parallel / name).read_bytes()
+
+
 def test_render_is_a_pure_function_of_split_and_index(small: Path) -> None:
     scene = scenes.render("val", 3)
     assert np.array_equal(scene.image, _arrays(small, "images")[3])
