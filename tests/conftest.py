@@ -38,3 +38,12 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("LOSSYBENCH_CACHE", None)
     else:
         os.environ["LOSSYBENCH_CACHE"] = old
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``longest`` modules first (stable sort: the rest keep their order).
+
+    ``pytest -n 2 --dist loadfile`` hands files to the workers in collection order; a
+    module of several minutes collected last would run alone after everything else.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)

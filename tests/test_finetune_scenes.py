@@ -1,7 +1,8 @@
 """The offline demonstration of issue 6 at CI size: the reference models on the scenes.
 
-Its own file, so that `pytest -n 2 --dist loadfile` runs these two long finetunes
-(segmenter ~5 min, detector ~75 s on one core) beside the rest of the suite.
+Its own file, marked ``longest``, so that `pytest -n 2 --dist loadfile` starts these two
+long finetunes (segmenter ~5 min, detector ~75 s on one core; first generating the 4000
+training scenes if no earlier run did) at once, beside the rest of the suite.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from lossybench.finetune import finetune, make_config, resolve
+
+pytestmark = pytest.mark.longest
 
 # -- the offline demonstration, CI-sized -----------------------------------------------------
 #: The CI-sized demonstration (the full one is in docs/finetune.md): the first SCENES_VAL
