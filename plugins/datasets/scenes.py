@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lossybench import hookimpl
+from lossybench.config import available_cores
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
 
@@ -488,9 +489,7 @@ def _render_all(split: str, n: int, folder: Path) -> Iterator[tuple[list[dict[st
     Each image is a pure function of (split, index), so the files are identical whatever
     the number of processes.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1
-    )
+    cores = available_cores()
     if n < PARALLEL_FROM or cores < 2:
         for i in range(n):
             yield _render_files(split, i, str(folder))
