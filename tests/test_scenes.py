@@ -63,6 +63,21 @@ def test_render_is_a_pure_function_of_split_and_index(small: Path) -> None:
     assert not np.array_equal(scene.image, scenes.render("train", 3).image)
 
 
+def test_omit_leaves_one_object_unpainted_and_everything_else_alone() -> None:
+    scene = scenes.render("val", 3)
+    for k, obj in enumerate(scene.objects):
+        without = scenes.render("val", 3, omit=k)
+        changed = np.any(without.image != scene.image, axis=-1)
+        assert changed.any()
+        # only pixels the omitted object covered (its anti-aliased rim included) change
+        x, y, w, h = obj["bbox"]
+        outside = changed.copy()
+        outside[max(y - 1, 0) : y + h + 1, max(x - 1, 0) : x + w + 1] = False
+        assert not outside.any()
+        assert np.array_equal(without.mask, scene.mask)
+        assert [o["bbox"] for o in without.objects] == [o["bbox"] for o in scene.objects]
+
+
 def test_fixed_validation_split_hash() -> None:
     """The shipped val split: 200 images whose decoded pixels + annotations hash to a constant."""
     ds = ScenesDetection()

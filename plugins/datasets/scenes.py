@@ -337,8 +337,13 @@ def _draw_object(rng: np.random.Generator, split: Split) -> _Object | None:
     return _Object(category, cy0, cx0, count, np.clip(fill, 0, 255).astype(np.int32))
 
 
-def render(split: str | Split, index: int) -> Scene:
-    """Render image ``index`` of ``split`` (a pure function of its arguments)."""
+def render(split: str | Split, index: int, omit: int | None = None) -> Scene:
+    """Render image ``index`` of ``split`` (a pure function of its arguments).
+
+    ``omit=k`` places every object exactly as usual but leaves object ``k`` unpainted
+    (its pixels show what lies behind it; annotations unchanged): the counterfactual
+    scene for asking what an object adds to the image, e.g. after compression.
+    """
     sp = SPLITS[split] if isinstance(split, str) else split
     rng = np.random.Generator(np.random.PCG64([sp.seed, index]))
     height, width = SIZE
@@ -366,6 +371,8 @@ def render(split: str | Split, index: int) -> Scene:
             owner = trial
             placed.append(obj)
             full.append(own)
+            if len(placed) - 1 == omit:
+                break
             c = obj.count[..., None]
             image[win] = (image[win] * (SS * SS - c) + obj.fill * c + SS * SS // 2) // (SS * SS)
             break
