@@ -6,7 +6,7 @@ makes them, for the shipped reference detector or finetuned weights::
     .venv/bin/python scripts/detector_floor_analysis.py                       # base model
     .venv/bin/python scripts/detector_floor_analysis.py --weights results/ft/model.pt
 
-1. **mAP with and without classes** (pycocotools COCOeval, clean and JPEG quality
+1. **mAP with and without classes** (the detection task, i.e. COCOeval; clean and JPEG quality
    ``--quality``): class-agnostic scoring puts every prediction and ground-truth box in
    one category. If the two are close, the detector loses objects, not their names.
 2. **What each object leaves in the compressed image**: the scene is rendered again
@@ -20,51 +20,41 @@ makes them, for the shipped reference detector or finetuned weights::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import io
 from typing import Any
 
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+from pycocotools import mask as coco_mask
+from pycocotools.cocoeval import Params
 
 from lossybench.plugins.codecs.jpeg import JpegCodec
 from lossybench.plugins.datasets import scenes
 from lossybench.plugins.models.reference_models import ReferenceFamily
+from lossybench.plugins.tasks.detection import STATS, DetectionTask
 
-#: COCO's object size groups (visible pixels).
-GROUPS = {"small": (0, 32**2), "medium": (32**2, 96**2), "large": (96**2, float("inf"))}
-STATS = ("map", "ap50", "ap75", "aps", "apm", "apl")
-
-
-def coco_stats(gt: dict[str, Any], dets: list[dict[str, Any]], agnostic: bool) -> list[float]:
-    data = copy.deepcopy(gt)
-    if agnostic:
-        for a in data["annotations"]:
-            a["category_id"] = 1
-        data["categories"] = [{"id": 1, "name": "object"}]
-        dets = [dict(d, category_id=1) for d in dets]
-    with contextlib.redirect_stdout(io.StringIO()):
-        ref = COCO()
-        ref.dataset = data
-        ref.createIndex()
-        ev = COCOeval(ref, ref.loadRes(dets), "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return [round(100 * float(x), 1) for x in ev.stats[:6]]
+#: COCO's object size groups (visible pixels), as COCOeval defines them.
+_PARAMS = Params(iouType="bbox")
+GROUPS = {
+    label: tuple(rng)
+    for label, rng in zip(_PARAMS.areaRngLbl, _PARAMS.areaRng, strict=True)
+    if label != "all"
+}
 
 
-def iou(box: np.ndarray, gt: tuple[float, float, float, float]) -> np.ndarray:
-    """IoU of xyxy boxes (N, 4) with one xyxy box."""
-    x0 = np.maximum(box[:, 0], gt[0])
-    y0 = np.maximum(box[:, 1], gt[1])
-    x1 = np.minimum(box[:, 2], gt[2])
-    y1 = np.minimum(box[:, 3], gt[3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
-    return inter / (area + (gt[2] - gt[0]) * (gt[3] - gt[1]) - inter)
+class OneCategory:
+    """A detection dataset's ground truth with every box in category 1, so that the
+    project's own DetectionTask scores class-agnostically."""
+
+    name = "scenes-detection, one category"
+
+    def __init__(self, gt: dict[str, Any]) -> None:
+        self._gt = dict(
+            gt,
+            annotations=[dict(a, category_id=1) for a in gt["annotations"]],
+            categories=[{"id": 1, "name": "object"}],
+        )
+
+    def ground_truth(self) -> dict[str, Any]:
+        return self._gt
 
 
 def group(area: float) -> str:
@@ -83,10 +73,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     dataset = scenes.ScenesDetection()
-    gt = dataset.ground_truth()
-    images = gt["images"][: args.limit]
-    ids = {im["id"] for im in images}
-    gt = dict(gt, images=images, annotations=[a for a in gt["annotations"] if a["image_id"] in ids])
+    one_category = OneCategory(dataset.ground_truth())
+    tasks = {False: DetectionTask(dataset), True: DetectionTask(one_category)}  # type: ignore[arg-type]
+    samples = list(dataset.samples())[: args.limit]
     codec = JpegCodec()
     model = ReferenceFamily().build("scenes-detector", "detection", weights=args.weights)
 
@@ -94,27 +83,25 @@ def main() -> None:
         return codec.roundtrip(image, args.quality)[1]
 
     per_image: dict[int, list[dict[str, Any]]] = {}
-    for a in gt["annotations"]:
+    for a in dataset.ground_truth()["annotations"]:
         per_image.setdefault(a["image_id"], []).append(a)
-    dets: dict[str, list[dict[str, Any]]] = {"clean": [], "jpeg": []}
-    best: dict[str, dict[str, list[float]]] = {k: {g: [] for g in GROUPS} for k in dets}
+    outcomes: dict[str, list[dict[str, Any]]] = {"clean": [], "jpeg": []}
+    best: dict[str, dict[str, list[float]]] = {k: {g: [] for g in GROUPS} for k in outcomes}
     trace: dict[str, list[tuple[float, float]]] = {g: [] for g in GROUPS}
-    for n, im in enumerate(images):
-        scene = scenes.render("val", n)
+    for sample in samples:
+        index = int(sample.id)  # scenes files are named by their render index
+        scene = scenes.render("val", index)
         versions = {"clean": scene.image, "jpeg": compress(scene.image)}
         for kind, pixels in versions.items():
             out = model.forward([model.preprocess(pixels)], [pixels.shape[:2]])[0]
-            for box, score, label in zip(out["boxes"], out["scores"], out["labels"], strict=True):
-                x0, y0, x1, y1 = (float(v) for v in box)
-                dets[kind].append({"image_id": im["id"], "category_id": int(label),
-                                   "bbox": [x0, y0, x1 - x0, y1 - y0], "score": float(score)})
-            kept = out["boxes"][out["scores"] > args.score]
-            for a in per_image.get(im["id"], []):
-                x, y, w, h = a["bbox"]
-                m = float(iou(kept, (x, y, x + w, y + h)).max()) if len(kept) else 0.0
-                best[kind][group(a["area"])].append(m)
+            outcomes[kind].append(tasks[False].outcome(sample, out))
+            kept = out["boxes"][out["scores"] > args.score].astype(np.float64)
+            kept[:, 2:] -= kept[:, :2]  # xyxy -> xywh, as pycocotools takes boxes
+            for a in per_image.get(sample.target["image_id"], []):
+                ious = coco_mask.iou(kept, [a["bbox"]], [0]) if len(kept) else np.zeros(1)
+                best[kind][group(a["area"])].append(float(np.max(ious)))
         for k, obj in enumerate(scene.objects):
-            without = scenes.render("val", n, omit=k).image
+            without = scenes.render("val", index, omit=k).image
             x, y, w, h = obj["bbox"]
             win = (slice(y, y + h), slice(x, x + w))
             before = np.abs(scene.image[win].astype(int) - without[win].astype(int)).mean()
@@ -123,14 +110,16 @@ def main() -> None:
 
     label = f"JPEG q{args.quality}"
     names = {"clean": "clean", "jpeg": label}
-    print(f"weights: {args.weights or 'shipped'}; {len(images)} validation scenes")
+    print(f"weights: {args.weights or 'shipped'}; {len(samples)} validation scenes")
     print(f"{'':22s}" + "".join(f"{s:>7s}" for s in STATS))
-    for kind in dets:
-        for agnostic in (False, True):
+    for kind, found in outcomes.items():
+        for agnostic, task in tasks.items():
+            if agnostic:
+                found = [dict(o, detections=[[*d[:5], 1] for d in o["detections"]]) for o in found]
             name = f"{names[kind]}, {'no classes' if agnostic else 'classes'}"
-            stats = coco_stats(gt, dets[kind], agnostic)
-            # COCOeval reports -1 for a size group without objects
-            print(f"{name:22s}" + "".join(f"{v:7.1f}" if v >= 0 else "      -" for v in stats))
+            metrics = task.aggregate(found)  # leaves out a size group without objects
+            print(f"{name:22s}" + "".join(
+                f"{100 * metrics[m]:7.1f}" if m in metrics else "      -" for m in STATS))
     print(f"\ntrace an object leaves in its box (mean |with - without|, grey levels), {label}:")
     for g, rows in trace.items():
         if rows:
@@ -139,7 +128,7 @@ def main() -> None:
                   f"compressed median {np.median(r[:, 1]):5.1f}  "
                   f"under 5: {np.mean(r[:, 1] < 5):.0%}")
     print(f"\nbest IoU of a box scoring > {args.score} per object:")
-    for kind in dets:
+    for kind in outcomes:
         for g, vals in best[kind].items():
             if vals:
                 v = np.array(vals)
