@@ -37,10 +37,12 @@ sweep: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python scripts/lint_imports.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info results

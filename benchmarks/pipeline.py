@@ -45,7 +45,7 @@ WORKERS: int | None = None
 
 
 def machine() -> str:
-    from lossybench.config import available_cores
+    from lossybench.kits.cores import available_cores
 
     cores = available_cores()
     cpu = platform.processor() or platform.machine()
@@ -57,8 +57,8 @@ def section(title: str) -> None:
 
 
 def make_config(codecs: list[str], images: int, out: Path, cache: Path | None, **extra):
-    from lossybench.config import make_config as mk
-    from lossybench.defaults import PRESETS
+    from lossybench.engine.run.config import make_config as mk
+    from lossybench.engine.run.presets import PRESETS
 
     data = {
         **PRESETS["classification"],
@@ -73,8 +73,9 @@ def make_config(codecs: list[str], images: int, out: Path, cache: Path | None, *
 
 
 def timed_run(cfg):
+    from lossybench.engine.run.execute import execute
+    from lossybench.engine.run.resolve import resolve
     from lossybench.registry import load_registry
-    from lossybench.run import execute, resolve
 
     res = resolve(cfg, load_registry())
     t0 = time.perf_counter()

@@ -14,9 +14,9 @@ import argparse
 import math
 import time
 
-from lossybench.neural_codec import NeuralCodec
+from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE, RateSearch
+from lossybench.kits.neural_codec import NeuralCodec
 from lossybench.plugins.datasets.package_photos import PackagePhotos
-from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE, RateSearch
 from lossybench.registry import load_registry
 
 

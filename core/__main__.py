@@ -1,6 +1,6 @@
 """``python -m lossybench`` (and ``torchrun -m lossybench``) runs the CLI."""
 
-from lossybench.cli import main
+from lossybench.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -1,23 +1,14 @@
-"""ImageNet-1k class metadata, shared by dataset plugins (which may not import each other)."""
+"""Moved to :mod:`lossybench.kits.imagenet`; this alias keeps plugins written against
+lossybench 0.1 importing. New code imports the kit."""
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
 
-from lossybench.errors import DatasetError
+from lossybench.kits.imagenet import *  # noqa: F403
 
-
-def imagenet_categories() -> list[dict[str, Any]]:
-    """The 1000 ImageNet-1k classes in index order: id, name (lemmas) and wnid.
-
-    They come from timm's bundled synset list, so no download is needed.
-    """
-    try:
-        from timm.data import ImageNetInfo
-    except ImportError:
-        raise DatasetError("ImageNet class names come from timm: pip install timm") from None
-    info = ImageNetInfo()
-    return [
-        {"id": i, "name": info.index_to_description(i), "wnid": wnid}
-        for i, wnid in enumerate(info.label_names())
-    ]
+warnings.warn(
+    "lossybench.imagenet moved to lossybench.kits.imagenet; import it from there",
+    DeprecationWarning,
+    stacklevel=2,
+)

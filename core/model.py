@@ -24,7 +24,6 @@ reads it; a raw state dict or one under ``"state_dict"`` loads too.
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lossybench.digest import sha256_file
 from lossybench.errors import ModelError
 
 
@@ -47,14 +47,6 @@ class WeightsInfo:
     @classmethod
     def from_file(cls, source: str, path: str | Path) -> WeightsInfo:
         return cls(source=source, sha256=sha256_file(path), path=str(path))
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -203,109 +195,29 @@ class ModelFamily(ABC):
         """
 
 
-# -- checkpoint helpers every family needs (plugins never import each other) ----------------
-def brief_error(exc: BaseException, limit: int = 300) -> str:
-    """First line of an exception, shortened: state-dict errors list every key."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+#: helpers that lived here in lossybench 0.1, now in the kits (lossybench.kits.*)
+_MOVED = {
+    "brief_error": "lossybench.kits.checkpoint",
+    "read_state_dict": "lossybench.kits.checkpoint",
+    "state_mismatches": "lossybench.kits.checkpoint",
+    "detections_as_arrays": "lossybench.kits.tensors",
+    "same_shape_groups": "lossybench.kits.tensors",
+    "channels_last": "lossybench.kits.tensors",
+    "image_batch": "lossybench.kits.tensors",
+    "soft_target_divergence": "lossybench.kits.tensors",
+}
 
 
-def read_state_dict(path: Path) -> dict[str, Any]:
-    """A state dict from a file: raw, or under "model"/"state_dict"; "module." stripped.
+def __getattr__(name: str) -> Any:
+    """Keep ``from lossybench.model import read_state_dict`` (0.1) working, with a warning."""
+    if name not in _MOVED:
+        raise AttributeError(f"module 'lossybench.model' has no attribute {name!r}")
+    import importlib
+    import warnings
 
-    ``weights_only`` loading: a checkpoint can never run code. What ``bench finetune``
-    writes (tensors under "model") and what ``torch.save(model.state_dict())`` writes
-    both load.
-    """
-    import torch
-
-    if not path.is_file():
-        raise ModelError(f"weights file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(
-            f"cannot read {path} as a state dict ({brief_error(exc)}); "
-            "save it with torch.save(model.state_dict(), path)"
-        ) from None
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if (
-        not isinstance(obj, dict)
-        or not obj
-        or not all(isinstance(v, torch.Tensor) for v in obj.values())
-    ):
-        raise ModelError(
-            f"{path} holds no state dict (tensors by parameter name); "
-            "save it with torch.save(model.state_dict(), path)"
-        )
-    if all(k.startswith("module.") for k in obj):  # saved from DataParallel / DDP
-        obj = {k[len("module.") :]: v for k, v in obj.items()}
-    return obj
-
-
-def state_mismatches(own: dict[str, Any], state: dict[str, Any]) -> tuple[list[str], ...]:
-    """(missing, unexpected, different-shape) keys of a checkpoint against a model."""
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
-    return missing, unexpected, shapes
-
-
-def detections_as_arrays(outputs: Sequence[Any]) -> list[dict[str, np.ndarray]]:
-    """torchvision detection outputs (``{"boxes", "scores", "labels"}`` tensors) as the
-    numpy predictions the detection task scores: xyxy float boxes, scores, int64 labels."""
-    return [
-        {
-            "boxes": o["boxes"].float().cpu().numpy().reshape(-1, 4),
-            "scores": o["scores"].float().cpu().numpy(),
-            "labels": o["labels"].cpu().numpy().astype(np.int64),
-        }
-        for o in outputs
-    ]
-
-
-def same_shape_groups(inputs: Sequence[Any]) -> list[list[int]]:
-    """Indices of ``inputs`` grouped by tensor shape, in first-seen order: one batch each."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, x in enumerate(inputs):
-        groups.setdefault(tuple(x.shape), []).append(i)
-    return list(groups.values())
-
-
-def channels_last(module: Any) -> Any:
-    """Put a CNN's weights in channels-last layout, in place; returns the module.
-
-    Why: on CPU, oneDNN's convolutions (depthwise ones above all) are markedly faster
-    on NHWC tensors — tf_efficientnet_lite0, the default classifier, runs 1.46x
-    faster per image on one thread — with outputs equal to float rounding. Inputs
-    should then be NHWC too (:func:`image_batch`).
-    """
-    import torch
-
-    return module.to(memory_format=torch.channels_last)
-
-
-def image_batch(inputs: Sequence[Any], device: Any) -> Any:
-    """Stack same-sized CHW tensors into one NHWC-strided batch on ``device``."""
-    import torch
-
-    return torch.stack(list(inputs)).to(device).contiguous(memory_format=torch.channels_last)
-
-
-def soft_target_divergence(student: Any, teacher: Any) -> Any:
-    """KL(teacher ‖ student) of class logits on dim 1, averaged over every other position.
-
-    Shapes (N, K) for classification or (N, K, H, W) for dense outputs; the teacher's
-    logits are targets (no gradient). Computed in fp32 so bf16 autocast stays stable.
-    """
-    import torch.nn.functional as F
-
-    s = F.log_softmax(student.float(), dim=1)
-    t = F.log_softmax(teacher.detach().float(), dim=1)
-    per_position = (t.exp() * (t - s)).sum(dim=1)
-    return per_position.mean()
+    warnings.warn(
+        f"lossybench.model.{name} moved to {_MOVED[name]}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(_MOVED[name]), name)

@@ -366,3 +366,18 @@ def get_registry(disable: Iterable[str] = ()) -> Registry:
     if key not in _cached:
         _cached[key] = load_registry(disable)
     return _cached[key]
+
+
+def invocation_registry() -> Registry:
+    """The registry of the running ``bench`` command, for commands and plugin commands.
+
+    ``bench --disable-plugin X`` loads a registry without X and puts it on the click
+    context; every command (``bench leaderboard`` too) reads it from there rather than
+    from module globals. Outside a ``bench`` invocation (a plugin's own app, tests) the
+    process-wide :func:`get_registry` answers.
+    """
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Registry) if ctx is not None else None
+    return found if found is not None else get_registry()

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lossybench.engine.results import RunResult
 from lossybench.errors import LossybenchError
 from lossybench.leaderboard.bootstrap import (
     DEFAULT_BUDGET_S,
@@ -40,7 +41,6 @@ from lossybench.leaderboard.bootstrap import (
 )
 from lossybench.leaderboard.safejson import Limits, UnsafeInput, clean_text, loads, read_capped
 from lossybench.leaderboard.validate import Report, result_digest, validate_files
-from lossybench.results import RunResult
 
 INDEX_FORMAT = "lossybench-board/1"
 ENTRY_FORMAT = "lossybench-entry/1"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lossybench.aggregate import area_under_curve, robustness
+from lossybench.engine.aggregate import area_under_curve, robustness
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0

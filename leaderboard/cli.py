@@ -23,6 +23,7 @@ from lossybench.leaderboard.safejson import (
     Limits,
     clean_text,
 )
+from lossybench.registry import invocation_registry as registry
 
 app = typer.Typer(
     name="leaderboard",
@@ -50,13 +51,6 @@ MaxRecBytes = Annotated[
     int, typer.Option("--max-records-bytes", min=1, help="Cap on a JSONL file.")
 ]
 MaxDepth = Annotated[int, typer.Option("--max-depth", min=1, help="Cap on JSON nesting.")]
-
-
-def registry() -> Any:
-    """The local plugin registry (honours ``bench --disable-plugin`` when mounted)."""
-    from lossybench.cli import registry as core_registry
-
-    return core_registry()
 
 
 def _out(text: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lossybench.aggregate import (
+from lossybench.engine.aggregate import (
     AREA_RANGE,
     COVER_TOLERANCE,
     MIN_AREA_POINTS,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from lossybench.aggregate import AREA_RANGE, COVER_TOLERANCE
+from lossybench.engine.aggregate import AREA_RANGE, COVER_TOLERANCE
 from lossybench.leaderboard.ranking import CHECKPOINTS, BoardView, Row
 
 CSS = """

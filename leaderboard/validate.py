@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lossybench.engine.results import RunResult, shipped_schema
 from lossybench.errors import LossybenchError
 from lossybench.leaderboard.safejson import (
     Limits,
@@ -36,7 +37,7 @@ from lossybench.leaderboard.safejson import (
     nesting_depth,
     read_capped,
 )
-from lossybench.results import RunResult, shipped_schema
+from lossybench.registry import get_registry
 
 #: Stated and recomputed aggregates must agree this closely (relative).
 REL_TOL = 1e-9
@@ -133,12 +134,6 @@ def same(a: float | None, b: float | None) -> bool:
 
 def _fmt(v: Any) -> str:
     return "null" if v is None else (f"{v:.12g}" if isinstance(v, float) else clean_text(v, 80))
-
-
-def default_registry() -> Any:
-    from lossybench.registry import get_registry
-
-    return get_registry()
 
 
 # -- layer 1-3: parse, schema, pydantic -------------------------------------------------
@@ -359,7 +354,7 @@ def _check_point(
 
 
 def _check_summary(report: Report, base: str, c: Any, r: RunResult, task_cls: Any) -> None:
-    from lossybench.run import codec_summary
+    from lossybench.engine.run.summary import codec_summary
 
     s = c.summary
     want = codec_summary(task_cls, r.clean.metrics, [p.model_dump() for p in c.points],
@@ -384,7 +379,7 @@ def _check_summary(report: Report, base: str, c: Any, r: RunResult, task_cls: An
 
 
 def _check_config(report: Report, r: RunResult) -> None:
-    from lossybench.config import make_config, result_config_data
+    from lossybench.engine.run.config import make_config, result_config_data
 
     try:
         cfg = make_config(result_config_data(r.config), "config")
@@ -482,7 +477,7 @@ def read_records(report: Report, path: Path, r: RunResult, limits: Limits) -> No
         report.add(f"line {n0}", "the first line must be the header "
                    '{"lossybench_records": 1, "config_sha256": ...}', file=name)
         return
-    from lossybench.config import make_config, result_config_data
+    from lossybench.engine.run.config import make_config, result_config_data
 
     try:
         cfg_digest: str | None = make_config(result_config_data(r.config)).digest()
@@ -552,7 +547,7 @@ def _record_problem(rec: Record, r: RunResult) -> str | None:
 
 def recompute_from_records(report: Report, r: RunResult, records: list[dict[str, Any]]) -> None:
     """Every per-point and clean aggregate from the records, as ``bench run`` computes them."""
-    from lossybench.run import summarize_points
+    from lossybench.engine.run.summary import summarize_points
 
     name = report.records_file or "records"
     task_cls = report.task
@@ -703,7 +698,7 @@ def _check(
 def _lookup_task(report: Report, name: str, registry: Any) -> Any:
     """The locally registered task class called ``name`` (a dict look-up, no import)."""
     try:
-        reg = registry if registry is not None else default_registry()
+        reg = registry if registry is not None else get_registry()
         return reg.get("tasks", name).obj
     except (LossybenchError, KeyError) as exc:
         report.add("$.task.name", f"{clean_text(exc, 300)}; only tasks registered in this "
@@ -717,7 +712,7 @@ def validate_files(
 ) -> list[Report]:
     if records not in (None, False) and len(paths) != 1:
         raise LossybenchError("--records needs exactly one result file")
-    reg = registry if registry is not None else default_registry()
+    reg = registry if registry is not None else get_registry()
     return [validate_file(p, reg, records, limits) for p in paths]
 
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from lossybench.cache import CodecCache, codec_key
-from lossybench.ratecontrol import RateSearch
+from lossybench.engine.cache import CodecCache, codec_key
+from lossybench.engine.ratecontrol import RateSearch
 
 TARGETS = [0.2, 0.5, 1.0]
 

@@ -101,7 +101,7 @@ def test_help_explains_options_with_examples():
 def test_rate_tolerance_option_reaches_the_run_config(tmp_path):
     from typer.testing import CliRunner
 
-    from lossybench.cli import app
+    from lossybench.cli.app import app
 
     runner = CliRunner()
     toml = tmp_path / "run.toml"
@@ -123,7 +123,7 @@ def test_rate_tolerance_option_reaches_the_run_config(tmp_path):
 def test_every_command_has_help_with_an_example(command):
     from typer.testing import CliRunner
 
-    from lossybench.cli import app, mount_plugin_commands
+    from lossybench.cli.app import app, mount_plugin_commands
 
     mount_plugin_commands([])
     result = CliRunner().invoke(app, [*command.split(), "--help"])

@@ -17,10 +17,10 @@ import pytest
 from PIL import Image
 
 from lossybench.codec import Codec, bits_per_pixel
+from lossybench.engine.ratecontrol import RateSearch
 from lossybench.errors import CodecError
 from lossybench.image import load_image
 from lossybench.plugins.datasets.package_photos import locate
-from lossybench.ratecontrol import RateSearch
 from lossybench.registry import load_registry
 
 BUILTIN = ("jpeg", "webp", "jpeg2000", "avif", "heic", "jpegxl")

@@ -527,8 +527,9 @@ def test_limit_subset_keeps_the_ground_truth(
 @pytest.mark.slow
 def test_bench_run_end_to_end(tmp_path: Path, registry: Any) -> None:
     """resolve → execute with a random torchvision detector: strict JSON records, metrics."""
-    from lossybench.config import RunConfig
-    from lossybench.run import execute, resolve
+    from lossybench.engine.run.config import RunConfig
+    from lossybench.engine.run.execute import execute
+    from lossybench.engine.run.resolve import resolve
 
     ann = write_coco(tmp_path / "data")
     cfg = RunConfig(

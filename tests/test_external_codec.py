@@ -20,11 +20,11 @@ import pytest
 from PIL import Image
 
 from lossybench.codec import bits_per_pixel
+from lossybench.engine.ratecontrol import RateSearch
 from lossybench.errors import CodecError
 from lossybench.image import load_image
 from lossybench.plugins.codecs import external
 from lossybench.plugins.datasets.package_photos import locate
-from lossybench.ratecontrol import RateSearch
 from lossybench.registry import load_registry
 
 HAVE_CJPEG = shutil.which("cjpeg") is not None and shutil.which("djpeg") is not None

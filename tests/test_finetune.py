@@ -23,21 +23,15 @@ from PIL import Image
 
 from lossybench import hookimpl
 from lossybench.dataset import Sample
+from lossybench.engine.finetune.config import FinetuneConfig, make_config
+from lossybench.engine.finetune.evaluate import recovered_fraction, summarize
+from lossybench.engine.finetune.execute import Callbacks, finetune
+from lossybench.engine.finetune.interpolate import INTERPOLATION_STEPS, interpolate
+from lossybench.engine.finetune.resolve import resolve
+from lossybench.engine.finetune.sampler import Sampler
+from lossybench.engine.finetune.state import STATE_FILE
+from lossybench.engine.finetune.train import lr_at
 from lossybench.errors import DatasetError, LossybenchError, ModelError, UnknownNameError
-from lossybench.finetune import (
-    INTERPOLATION_STEPS,
-    STATE_FILE,
-    Callbacks,
-    FinetuneConfig,
-    Sampler,
-    finetune,
-    interpolate,
-    lr_at,
-    make_config,
-    recovered_fraction,
-    resolve,
-    summarize,
-)
 from lossybench.image import load_image
 from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
 from lossybench.plugins.datasets.package_photos import photo_path
@@ -251,7 +245,7 @@ def test_dense_tasks_train_and_reload(
 
 # -- targets ---------------------------------------------------------------------------------
 def test_training_targets_follow_the_input_geometry(data: Path, registry_) -> None:
-    from lossybench.run import open_dataset
+    from lossybench.engine.run.resolve import open_dataset
 
     seg_ds = open_dataset(f"masks:{data}", registry_)
     seg = registry_.get("tasks", "segmentation").obj(seg_ds)
@@ -277,8 +271,8 @@ def test_training_targets_follow_the_input_geometry(data: Path, registry_) -> No
 def test_augmented_targets_follow_the_image(data: Path, registry_, flip: bool,
                                             turns: int) -> None:
     """Mirror + quarter turns: masks move with the pixels, boxes stay tight around them."""
-    from lossybench.finetune import augmented
-    from lossybench.run import open_dataset
+    from lossybench.engine.finetune.train import augmented
+    from lossybench.engine.run.resolve import open_dataset
 
     det_ds = open_dataset(f"coco:{data}/det/annotations.json", registry_)
     det = registry_.get("tasks", "detection").obj(det_ds)
@@ -407,7 +401,7 @@ def test_clean_budget_interpolates_base_and_finetuned_weights(
 
 # -- distillation (--distill) ------------------------------------------------------------------
 def test_soft_target_divergence_is_the_kl_of_teacher_to_student() -> None:
-    from lossybench.model import soft_target_divergence
+    from lossybench.kits.tensors import soft_target_divergence
 
     g = torch.Generator().manual_seed(0)
     student = torch.randn(2, 5, 3, 4, generator=g, requires_grad=True)
@@ -426,8 +420,8 @@ def test_soft_target_divergence_is_the_kl_of_teacher_to_student() -> None:
 def test_distillation_loss_is_the_task_loss_plus_the_weighted_divergence(
     data: Path, tmp_path: Path, registry_
 ) -> None:
-    from lossybench.finetune import make_teacher
-    from lossybench.model import soft_target_divergence
+    from lossybench.engine.finetune.train import make_teacher
+    from lossybench.kits.tensors import soft_target_divergence
 
     res = resolve(config(data, tmp_path / "x"), registry_)
     model = res.model
@@ -451,8 +445,8 @@ def test_distillation_loss_is_the_task_loss_plus_the_weighted_divergence(
 
 
 def test_reference_models_distill(registry_) -> None:
-    from lossybench.finetune import make_teacher, set_train_mode
-    from lossybench.model import soft_target_divergence
+    from lossybench.engine.finetune.train import make_teacher, set_train_mode
+    from lossybench.kits.tensors import soft_target_divergence
 
     family = registry_.get("models", "reference").obj()
     seg = family.build("scenes-segmenter", "segmentation")
@@ -640,7 +634,7 @@ def test_cli_trains_with_progress_and_writes_the_report(tmp_path: Path, data: Pa
 
 
 def test_codec_lists_split_on_commas_but_keep_settings() -> None:
-    from lossybench.finetune_cli import split_codecs
+    from lossybench.cli.finetune import split_codecs
 
     assert split_codecs(["jpeg,webp", "avif"]) == ["jpeg", "webp", "avif"]
     assert split_codecs(["jpeg:subsampling=4:2:0,x=1,webp"]) == [

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from lossybench.finetune import finetune, make_config, resolve
+from lossybench.engine.finetune.config import make_config
+from lossybench.engine.finetune.execute import finetune
+from lossybench.engine.finetune.resolve import resolve
 
 pytestmark = pytest.mark.longest
 

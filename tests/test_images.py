@@ -10,9 +10,9 @@ from PIL import Image
 
 from lossybench import image as image_mod
 from lossybench.dataset import Sample
+from lossybench.engine.sweep import run_sweep
 from lossybench.errors import ImageError
 from lossybench.image import load_image
-from lossybench.sweep import run_sweep
 
 
 def save(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

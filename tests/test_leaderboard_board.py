@@ -20,7 +20,7 @@ from leaderboard_fixtures.factory import (
 )
 from typer.testing import CliRunner
 
-from lossybench.aggregate import relative_drop
+from lossybench.engine.aggregate import relative_drop
 from lossybench.leaderboard import cli as lb_cli
 from lossybench.leaderboard.board import (
     Board,

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from pytorch_msssim import ms_ssim as oracle
 
-from lossybench.metrics import MS_SSIM_MIN_SIDE, MsSsimReference, ms_ssim, ms_ssim_many
+from lossybench.engine.metrics import MS_SSIM_MIN_SIDE, MsSsimReference, ms_ssim, ms_ssim_many
 from lossybench.plugins.datasets.package_photos import photo_path
 
 
@@ -67,12 +67,12 @@ def test_codec_work_with_ms_ssim_never_imports_torch():
 
     code = (
         "import sys\n"
-        "from lossybench.pipeline import codec_stage\n"
+        "from lossybench.engine.codec_stage import CodecStage\n"
         "from lossybench.plugins.datasets.package_photos import PackagePhotos\n"
         "from lossybench.plugins.codecs.jpeg import JpegCodec\n"
         "sample = next(iter(PackagePhotos().samples()))\n"
-        "work = codec_stage(sample, [JpegCodec()], 'quality', [30], 'floor', None,\n"
-        "                   with_ms_ssim=True)\n"
+        "work = CodecStage([JpegCodec()], 'quality', [30], 'floor', None,\n"
+        "                  with_ms_ssim=True)(sample)\n"
         "assert 0.5 < work.items[0].ms_ssim < 1, work.items[0]\n"
         "print('torch' in sys.modules)\n"
     )

@@ -22,9 +22,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
 from lossybench.codec import bits_per_pixel  # noqa: E402
+from lossybench.engine.metrics import psnr  # noqa: E402
+from lossybench.engine.ratecontrol import RateSearch  # noqa: E402
 from lossybench.errors import CodecError, OutOfRangeError  # noqa: E402
-from lossybench.metrics import psnr  # noqa: E402
-from lossybench.neural_codec import (  # noqa: E402
+from lossybench.kits.neural_codec import (  # noqa: E402
     Bitstream,
     clear_model_cache,
     encode_levels,
@@ -35,7 +36,6 @@ from lossybench.neural_codec import (  # noqa: E402
 )
 from lossybench.plugins.codecs import compressai_zoo as zoo  # noqa: E402
 from lossybench.plugins.codecs import learned  # noqa: E402
-from lossybench.ratecontrol import RateSearch  # noqa: E402
 
 NAME = "lossybench-hyperprior"
 

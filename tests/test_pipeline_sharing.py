@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from lossybench.dataset import Sample
-from lossybench.pipeline import codec_stage
+from lossybench.engine.codec_stage import CodecStage
+from lossybench.engine.run.records import image_records
 from lossybench.plugins.datasets.package_photos import photo_path
-from lossybench.run import image_records
 
 
 class CountingModel:
@@ -32,7 +32,7 @@ def test_points_on_one_setting_share_decode_and_forward(registry):
     sample = Sample("chelsea", str(photo_path("chelsea")))
     jpeg = registry.codec("jpeg")()
     # 0.01 and 0.02 bpp are both below JPEG's floor on this photo: one setting, one bitstream
-    work = codec_stage(sample, [jpeg], "bpp", [0.01, 0.02, 1.0], "floor", with_ms_ssim=True)
+    work = CodecStage([jpeg], "bpp", [0.01, 0.02, 1.0], "floor", with_ms_ssim=True)(sample)
     low, lower, high = work.items
     assert low.quality == lower.quality != high.quality
     assert low.decoded is lower.decoded and low.nbytes == lower.nbytes

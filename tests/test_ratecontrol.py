@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lossybench.codec import bits_per_pixel
+from lossybench.engine.ratecontrol import RateSearch, validate_targets
 from lossybench.errors import OutOfRangeError
-from lossybench.ratecontrol import RateSearch, validate_targets
 
 TARGETS = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 
@@ -161,7 +161,7 @@ def test_a_cache_from_another_tolerance_never_changes_the_answer(
     tmp_path, jpeg, chelsea, before
 ):
     """The rate table is shared between tolerances; answers are not."""
-    from lossybench.cache import CodecCache
+    from lossybench.engine.cache import CodecCache
 
     def run(tol, cache=None, targets=TARGETS):
         s = RateSearch(jpeg, chelsea, tolerance=tol, cache=cache)
@@ -189,8 +189,8 @@ def test_bad_tolerance_is_refused(jpeg, astronaut, bad):
 def test_run_config_carries_the_tolerance(tmp_path):
     import json
 
-    from lossybench.config import load_config, make_config
-    from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
+    from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE
+    from lossybench.engine.run.config import load_config, make_config
 
     base = {"task": "classification", "model": "timm:resnet50", "dataset": "package-photos"}
     cfg = make_config(base)

@@ -10,8 +10,8 @@ import sys
 import pytest
 from jsonschema import Draft202012Validator
 
-from lossybench.aggregate import area_under_curve, mean_std, relative_drop, robustness
-from lossybench.results import generated_schema, shipped_schema
+from lossybench.engine.aggregate import area_under_curve, mean_std, relative_drop, robustness
+from lossybench.engine.results import generated_schema, shipped_schema
 
 
 def test_shipped_schema_is_generated_from_the_models():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from lossybench.results import RunResult, shipped_schema
+from lossybench.engine.results import RunResult, shipped_schema
 
 ARGS = ["--limit", "2", "-c", "jpeg", "-c", "webp", "--bpp", "0.3,1", "--workers", "0"]
 

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from lossybench.dataset import Sample
+from lossybench.engine.sweep import run_sweep
 from lossybench.image import find_images
 from lossybench.plugins.datasets.package_photos import photo_path
-from lossybench.sweep import run_sweep
 
 QUALITIES = [5, 10, 50, 90]
 

@@ -18,8 +18,8 @@ import pytest
 import torch
 import torchvision
 
+from lossybench.digest import sha256_file
 from lossybench.errors import ModelError
-from lossybench.model import sha256_file
 from lossybench.plugins.models.torchvision_family import TorchvisionFamily, cache_path
 
 FAMILY = TorchvisionFamily()

@@ -14,9 +14,9 @@ from PIL import Image, features
 
 from lossybench import hookimpl
 from lossybench.codec import Backend, CodecOption, QualityRange, log_interp
-from lossybench.config import available_cores
 from lossybench.errors import CodecError
-from lossybench.pillow_codec import PillowCodec
+from lossybench.kits.cores import available_cores
+from lossybench.kits.pillow_codec import PillowCodec
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 #: Typical (quality, bpp) of AVIF (speed 6, 4:2:0) on photos: the geometric mean over the

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from lossybench import hookimpl
 from lossybench.codec import CodecOption, QualityRange
 from lossybench.errors import CodecError
-from lossybench.neural_codec import NeuralCodec
+from lossybench.kits.neural_codec import NeuralCodec
 
 CHECKPOINTS_ENV = "LOSSYBENCH_COMPRESSAI_CHECKPOINTS"
 OFFLINE_ENV = "LOSSYBENCH_OFFLINE"

@@ -13,7 +13,7 @@ from PIL import Image, features
 
 from lossybench import hookimpl
 from lossybench.codec import Backend, CodecOption, QualityRange, log_interp
-from lossybench.pillow_codec import PillowCodec
+from lossybench.kits.pillow_codec import PillowCodec
 
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 #: Typical (quality, bpp) of 4:2:0 baseline JPEG on photos: the geometric mean over the

@@ -18,7 +18,7 @@ from PIL import Image, features
 from lossybench import hookimpl
 from lossybench.codec import Backend, CodecOption, QualityRange
 from lossybench.errors import CodecError
-from lossybench.pillow_codec import PillowCodec
+from lossybench.kits.pillow_codec import PillowCodec
 
 #: Uncompressed bits per pixel of 8-bit RGB: OpenJPEG's ratios are relative to it.
 RAW_BPP = 24.0

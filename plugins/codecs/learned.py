@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from lossybench import hookimpl
 from lossybench.codec import Backend, QualityRange, log_interp
 from lossybench.errors import CodecError
-from lossybench.neural_codec import NeuralCodec
+from lossybench.kits.neural_codec import NeuralCodec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 STEM = "lossybench-hyperprior"

@@ -13,7 +13,7 @@ from PIL import Image, features
 
 from lossybench import hookimpl
 from lossybench.codec import Backend, CodecOption, QualityRange, log_interp
-from lossybench.pillow_codec import PillowCodec
+from lossybench.kits.pillow_codec import PillowCodec
 
 #: Typical (quality, bpp) of lossy WebP (method 4) on photos: the geometric mean over
 #: the package photos, shipped as fixed data for rate control's first guesses.

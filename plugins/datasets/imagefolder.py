@@ -30,7 +30,7 @@ from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
 from lossybench.image import IMAGE_SUFFIXES
-from lossybench.imagenet import imagenet_categories
+from lossybench.kits.imagenet import imagenet_categories
 
 INDEX_FILES = ("class_index.json", "imagenet_class_index.json")
 WNID_RE = re.compile(r"^n\d{8}$")

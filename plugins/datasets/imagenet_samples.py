@@ -18,7 +18,7 @@ from typing import Any
 from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
-from lossybench.imagenet import imagenet_categories
+from lossybench.kits.imagenet import imagenet_categories
 
 DIST = "foolbox"
 FOLDER = "foolbox/data"

@@ -51,9 +51,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lossybench import hookimpl
-from lossybench.config import available_cores
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
+from lossybench.kits.cores import available_cores
 
 #: Generator version: bump when any rendered pixel or annotation could change.
 VERSION = "scenes-v1"

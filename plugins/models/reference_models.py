@@ -31,15 +31,10 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import (
-    LoadedModel,
-    ModelFamily,
-    WeightsInfo,
-    detections_as_arrays,
-    read_state_dict,
-    same_shape_groups,
-    state_mismatches,
-)
+from lossybench.kits.checkpoint import read_state_dict, state_mismatches
+from lossybench.kits.device import resolve_device
+from lossybench.kits.tensors import detections_as_arrays, same_shape_groups
+from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Scenes classes + background (detection: category ids 1..6, 0 unused).
@@ -304,7 +299,7 @@ class ReferenceModel(LoadedModel):
         import torch
         import torch.nn.functional as F
 
-        from lossybench.model import soft_target_divergence
+        from lossybench.kits.tensors import soft_target_divergence
         from lossybench.task import TRAIN_IGNORE_INDEX
 
         dev = self.device
@@ -366,7 +361,6 @@ class ReferenceFamily(ModelFamily):
         device: str = "cpu",
         num_classes: int | None = None,
     ) -> LoadedModel:
-        import torch
 
         spec = MODELS.get(model)
         if spec is None:
@@ -386,10 +380,7 @@ class ReferenceFamily(ModelFamily):
                 f"reference:{model} predicts the scenes classes ({NUM_CLASSES} outputs) but the "
                 f"dataset needs {num_classes}; use it with --dataset scenes-{task}"
             )
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"unknown device {device!r}: {exc}") from None
+        dev = resolve_device(device)
         net = BUILDERS[task]()
         if weights == "random":
             info = WeightsInfo(source="random")

@@ -42,14 +42,9 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import (
-    LoadedModel,
-    ModelFamily,
-    WeightsInfo,
-    channels_last,
-    image_batch,
-    soft_target_divergence,
-)
+from lossybench.kits.device import resolve_device
+from lossybench.kits.tensors import channels_last, image_batch, soft_target_divergence
+from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
 
 #: ``package:NAME`` shortcuts → (distribution, file inside it).
 PACKAGE_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -107,28 +102,6 @@ def check_name(model: str) -> None:
         f"timm has no model {model!r}{hint} "
         f"(`python -c \"import timm; print(timm.list_models('*{arch[:6]}*'))\"` lists them)"
     )
-
-
-# -- device ----------------------------------------------------------------------------
-def check_device(device: str) -> str:
-    import torch
-
-    kind = device.split(":")[0]
-    if kind == "cpu":
-        return device
-    if kind == "cuda":
-        if not torch.cuda.is_available():
-            raise ModelError(f"device {device!r} requested but CUDA is not available here; "
-                             "use --device cpu")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ModelError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s)")
-        return device
-    if kind == "mps":
-        if not torch.backends.mps.is_available():
-            raise ModelError("device 'mps' requested but it is not available here")
-        return device
-    raise ModelError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps")
 
 
 # -- pretrained weights in the caches --------------------------------------------------
@@ -579,7 +552,7 @@ class TimmFamily(ModelFamily):
         import timm
 
         check_name(model)
-        device = check_device(device)
+        device = str(resolve_device(device))
         override = None
         if weights == "random":
             kwargs = {"num_classes": num_classes} if num_classes else {}

@@ -33,19 +33,16 @@ import numpy as np
 
 from lossybench import hookimpl
 from lossybench.errors import ModelError
-from lossybench.model import (
-    LoadedModel,
-    ModelFamily,
-    WeightsInfo,
-    brief_error,
+from lossybench.kits.checkpoint import brief_error, read_state_dict, state_mismatches
+from lossybench.kits.device import resolve_device
+from lossybench.kits.tensors import (
     channels_last,
     detections_as_arrays,
     image_batch,
-    read_state_dict,
     same_shape_groups,
     soft_target_divergence,
-    state_mismatches,
 )
+from lossybench.model import LoadedModel, ModelFamily, WeightsInfo
 from lossybench.task import TRAIN_IGNORE_INDEX
 
 TASKS = ("classification", "detection", "segmentation")
@@ -182,28 +179,6 @@ def describe_transforms(transform: Any, weights: Any, net: Any) -> dict[str, Any
             if value is not None:
                 out[attr] = list(value) if isinstance(value, tuple) else value
     return out
-
-
-def resolve_device(device: str) -> Any:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ModelError(f"unknown device {device!r}: {exc}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ModelError(
-                f"device {device!r} requested but CUDA is not available "
-                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})"
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ModelError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present"
-            )
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ModelError(f"device {device!r} requested but MPS is not available")
-    return dev
 
 
 def _by_shape(inputs: Sequence[Any], run: Callable[[Any], list[Any]]) -> list[Any]:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lossybench import hookimpl
-from lossybench.config import make_config
-from lossybench.results import RunResult
-from lossybench.run import codec_summary, summarize_points
+from lossybench.engine.results import RunResult
+from lossybench.engine.run.config import make_config
+from lossybench.engine.run.summary import codec_summary, summarize_points
 from lossybench.task import Task
 
 DATASET_SHA = hashlib.sha256(b"toy dataset").hexdigest()

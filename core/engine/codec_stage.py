@@ -1,30 +1,24 @@
-"""The per-image codec stage of a run, runnable in worker processes.
+"""The per-image codec stage: compress, decode and measure one image.
 
-For one image: read it, find each codec's setting for every operating point (rate
-control shares encodes across targets), decode, and measure bpp and PSNR. Everything
-here is picklable and free of model state, so ``--workers N`` can run it in N
-processes while the main process runs inference.
+For one image: read it, find each codec's setting for every operating point
+(rate control shares encodes across targets), decode, and measure bpp and PSNR.
+Everything here is picklable and free of model state, so it runs in worker
+processes (:mod:`lossybench.engine.workers`) while the main process infers.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from lossybench.cache import CodecCache, image_key
 from lossybench.codec import Codec, bits_per_pixel
 from lossybench.dataset import Sample
+from lossybench.engine.cache import CodecCache, image_key
+from lossybench.engine.metrics import MsSsimReference, psnr
+from lossybench.engine.ratecontrol import Policy, RateSearch
 from lossybench.errors import LossybenchError
-from lossybench.metrics import MsSsimReference, psnr
-from lossybench.ratecontrol import Policy, RateSearch
 
 
 @dataclass
@@ -59,25 +53,39 @@ def describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, LossybenchError) else f"{type(exc).__name__}: {exc}"
 
 
-def codec_stage(
-    sample: Sample,
-    codecs: list[Codec],
-    mode: str,
-    points: list[float],
-    policy: Policy,
-    cache_root: str | None = None,
-    with_ms_ssim: bool = False,
-    tolerance: float = 0.0,
-    keep_pixels: bool = True,
-) -> ImageWork:
+@dataclass(frozen=True)
+class CodecStage:
+    """What the codec stage does to every image of a run, sweep or finetune.
+
+    One picklable value instead of a positional tuple: worker processes receive it with
+    each image, and every caller names what it sets.
+    """
+
+    codecs: list[Codec]
+    mode: str  # "bpp": ``points`` are targets for rate control; "quality": settings
+    points: list[float]
+    policy: Policy = "floor"
+    #: the on-disk bitstream cache (:mod:`lossybench.engine.cache`); None = off
+    cache_root: str | None = None
+    with_ms_ssim: bool = False
+    #: rate control's relative rate tolerance (0 = exact search)
+    tolerance: float = 0.0
+    #: False drops the original and decoded images once measured: a sweep needs only the
+    #: numbers, and not shipping pixels back from workers saves the copies
+    keep_pixels: bool = True
+
+    def __call__(self, sample: Sample) -> ImageWork:
+        return codec_stage(sample, self)
+
+
+def codec_stage(sample: Sample, stage: CodecStage) -> ImageWork:
     """Compress and decode one image with every codec at every point; never raises.
 
-    With ``cache_root``, rate tables and chosen bitstreams are read from and written to
-    the on-disk :mod:`lossybench.cache`, so a repeated image encodes nothing.
-    ``tolerance`` is rate control's relative rate tolerance (0 = exact search).
-    ``keep_pixels=False`` drops the original and decoded images once measured (a sweep
-    needs only the numbers; not shipping the pixels back from workers saves the copies).
+    With a cache, rate tables and chosen bitstreams are read from and written to the
+    on-disk cache, so a repeated image encodes nothing.
     """
+    codecs, mode, points, policy = stage.codecs, stage.mode, stage.points, stage.policy
+    cache_root, with_ms_ssim, tolerance = stage.cache_root, stage.with_ms_ssim, stage.tolerance
     try:
         image = sample.image()
     except Exception as exc:
@@ -142,48 +150,8 @@ def codec_stage(
             except Exception as exc:
                 item.error = describe(exc)
             work.items.append(item)
-    if not keep_pixels:
+    if not stage.keep_pixels:
         work.image = None
         for item in work.items:
             item.decoded = None
     return work
-
-
-def _worker_init() -> None:
-    """One compute thread per codec worker: the workers already fill the cores."""
-    import warnings
-
-    # spawned workers do not inherit the CLI's warning filters; this deprecation comes
-    # from compressai's import of torch.jit and is not the user's business
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def stream(
-    samples: Iterable[Sample], args: tuple[Any, ...], workers: int
-) -> Iterator[tuple[Sample, ImageWork]]:
-    """:func:`codec_stage` for each sample, in order; ``workers`` processes, at most
-    2×workers images in flight so memory stays flat (0 = in this process)."""
-    if workers <= 0:
-        for s in samples:
-            yield s, codec_stage(s, *args)
-        return
-    import multiprocessing as mp
-
-    with ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
-    ) as pool:
-        pending: deque[tuple[Sample, Future[ImageWork]]] = deque()
-        it = iter(samples)
-        for s in it:
-            pending.append((s, pool.submit(codec_stage, s, *args)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            s, fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(codec_stage, nxt, *args)))
-            yield s, fut.result()

@@ -1,31 +1,10 @@
-"""Tables and rate–accuracy plots of run results (live runs and `bench report`)."""
+"""Rich tables of run results: one run, and several runs side by side."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 from rich.table import Table
 
-from lossybench.errors import LossybenchError
-from lossybench.results import RunResult
-
-
-def load_result(path: str | Path) -> RunResult:
-    p = Path(path)
-    try:
-        return RunResult.model_validate_json(p.read_bytes())
-    except OSError as exc:
-        raise LossybenchError(f"cannot read {p}: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "(top)"
-        raise LossybenchError(
-            f"{p} is not a lossybench result ({exc.error_count()} problems; first at {where}: "
-            f"{first['msg']}); `bench leaderboard validate` lists them all"
-        ) from None
+from lossybench.engine.results import RunResult
 
 
 def _cell(value: float | None, bpp: float | None, flagged: int) -> str:
@@ -126,62 +105,3 @@ def notes(result: RunResult) -> list[str]:
     if result.clean.failures:
         out.append(f"{result.clean.failures} images failed to load; see the JSONL records")
     return out
-
-
-def plot_results(
-    results: list[RunResult], path: str | Path, formats: tuple[str, ...] = ("png", "svg")
-) -> list[Path]:
-    """One panel per task/headline: a curve per (run, codec), clean as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    heads = sorted({(r.task.name, r.task.headline) for r in results})
-    fig, axes = plt.subplots(1, len(heads), figsize=(6.5 * len(heads), 4.6), squeeze=False)
-    many = len(results) > 1
-    for ax, (task, head) in zip(axes[0], heads, strict=True):
-        for r in (r for r in results if r.task.name == task):
-            prefix = f"{r.model.name} · " if many else ""
-            clean = r.clean.metrics.get(head)
-            for c in r.codecs:
-                pts = sorted(
-                    (p.bpp_mean, p.metrics[head])
-                    for p in c.points
-                    if p.bpp_mean is not None and head in p.metrics
-                )
-                if pts:
-                    ax.plot(
-                        [b for b, _ in pts],
-                        [m for _, m in pts],
-                        marker="o",
-                        label=f"{prefix}{c.label}",
-                    )
-            if clean is not None:
-                ax.axhline(
-                    clean,
-                    color="black",
-                    linestyle="--",
-                    linewidth=1,
-                    label=f"{prefix}clean ({clean:.3f})",
-                )
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("bits per pixel (mean of real bitstreams)")
-        ax.set_ylabel(head)
-        ax.set_title(f"{task}: {head} vs bit rate")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        out = path.with_suffix(f".{fmt}")
-        fig.savefig(out, dpi=120)
-        written.append(out)
-    plt.close(fig)
-    return written
-
-
-def as_json(result: RunResult) -> dict[str, Any]:
-    return json.loads(result.model_dump_json())

@@ -16,14 +16,15 @@ from typing import Any
 
 from lossybench.codec import Codec
 from lossybench.dataset import Sample
-from lossybench.metrics import finite_mean
-from lossybench.pipeline import ImageWork, stream
-from lossybench.ratecontrol import (
+from lossybench.engine.codec_stage import CodecStage, ImageWork
+from lossybench.engine.metrics import finite_mean
+from lossybench.engine.ratecontrol import (
     DEFAULT_RATE_TOLERANCE,
     Policy,
     validate_targets,
     validate_tolerance,
 )
+from lossybench.engine.workers import stream
 
 
 @dataclass
@@ -137,9 +138,10 @@ def run_sweep(
 ) -> SweepResult:
     """Sweep every codec over every sample; one bad image or codec never stops the rest.
 
-    The per-image work is the run's own codec stage (:func:`lossybench.pipeline.codec_stage`),
-    so a sweep and a run compress, decode and measure identically. ``rate_tolerance``
-    is rate control's relative tolerance (0 = exact; see :mod:`lossybench.ratecontrol`).
+    The per-image work is the run's own codec stage
+    (:class:`lossybench.engine.codec_stage.CodecStage`), so a sweep and a run compress,
+    decode and measure identically. ``rate_tolerance`` is rate control's relative
+    tolerance (0 = exact; see :mod:`lossybench.engine.ratecontrol`).
     """
     if (bpp is None) == (quality is None):
         raise ValueError("give exactly one of bpp targets or quality settings")
@@ -155,8 +157,11 @@ def run_sweep(
         codecs={c.label: {**c.identity(), "quality": c.quality.describe()} for c in codecs},
         rate_tolerance=validate_tolerance(rate_tolerance),
     )
-    args = (codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance, False)
-    for sample, work in stream(samples, args, workers):
+    stage = CodecStage(
+        codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance,
+        keep_pixels=False,
+    )
+    for sample, work in stream(samples, stage, workers):
         if work.shape is None:
             result.errors.append(SweepError(sample.id, None, work.error or "unreadable"))
         else:

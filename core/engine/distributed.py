@@ -31,7 +31,7 @@ class World:
         here = False
         if not dist.is_initialized():
             backend = "nccl" if device.startswith("cuda") else "gloo"
-            if backend == "nccl":
+            if backend == "nccl":  # the model is already on this rank's GPU (rank_device)
                 import torch
 
                 torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

@@ -1,9 +1,4 @@
-"""The `bench finetune` command (registered in :mod:`lossybench.cli`).
-
-Kept apart from ``cli.py`` so that the training front end can grow without touching the
-other commands; everything heavy is imported inside the function, so ``bench --help``
-stays fast.
-"""
+"""`bench finetune`: train on compressed images, report what is won back."""
 
 from __future__ import annotations
 
@@ -14,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lossybench.cli_options import CacheDir, NoCache, RatePolicy, RateTolerance
+from lossybench.cli.options import CacheDir, NoCache, RatePolicy, RateTolerance
 from lossybench.errors import LossybenchError, OutOfRangeError
+from lossybench.registry import invocation_registry as registry
 
 
 def split_codecs(values: list[str]) -> list[str]:
@@ -266,8 +262,9 @@ def finetune_cmd(
 
       bench finetune --config ft/seg-jpeg/finetune.json   # replay a finetune
     """
-    from lossybench.cli import parse_floats, parse_options, registry
-    from lossybench.finetune import make_config, resolve
+    from lossybench.cli.parse import parse_floats, parse_options
+    from lossybench.engine.finetune.config import make_config
+    from lossybench.engine.finetune.resolve import resolve
 
     given: dict[str, Any] = {
         "task": task, "model": model, "weights": weights,
@@ -314,7 +311,7 @@ def finetune_cmd(
     if missing:
         raise OutOfRangeError(f"bench finetune needs {', '.join(missing)} (see --help)")
     cfg = make_config(data, str(config) if config else "options")
-    from lossybench.console import console
+    from lossybench.cli.console import console
 
     with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.train_dataset}"):
         res = resolve(cfg, registry())
@@ -323,8 +320,10 @@ def finetune_cmd(
 
 def run_with_progress(res: Any, as_json: bool = False) -> None:
     """Run :func:`lossybench.finetune.finetune` under rich progress bars; print the table."""
-    from lossybench.console import console, progress, stdout
-    from lossybench.finetune import REPORT_FILE, Callbacks, finetune, report_table
+    from lossybench.cli.console import console, progress, stdout
+    from lossybench.cli.finetune_table import report_table
+    from lossybench.engine.finetune.execute import Callbacks, finetune
+    from lossybench.engine.finetune.state import REPORT_FILE
 
     bar = progress(info=True)
     ids: dict[str, Any] = {"train": None, "eval": None}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lossybench.config import DEFAULT_BPP
+from lossybench.engine.run.config import DEFAULT_BPP
 
 #: Per task, the settings a run starts from; command-line options override them.
 PRESETS: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE
+from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE
 
 CacheDir = Annotated[
     str | None,

@@ -36,8 +36,8 @@ from typing import Literal
 
 import numpy as np
 
-from lossybench.cache import CacheEntry
 from lossybench.codec import Codec, bits_per_pixel
+from lossybench.engine.cache import CacheEntry
 from lossybench.errors import CodecError, OutOfRangeError
 
 Policy = Literal["floor", "nearest"]

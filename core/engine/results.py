@@ -1,7 +1,7 @@
 """The result file of a run: pydantic models, mirrored by a shipped JSON Schema.
 
 The pydantic models are the single source of truth; ``schemas/result.schema.json``
-(draft 2020-12) is generated from them by ``python -m lossybench.results`` and a test
+(draft 2020-12) is generated from them by ``python -m lossybench.engine.results`` and a test
 keeps the two identical. Third parties validate with either. Numbers are numbers
 (never strings), NaN and infinities are refused, and unknown fields are errors.
 """
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lossybench.errors import LossybenchError
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "https://lossybench.invalid/schemas/result-1.0.json"
@@ -175,12 +178,25 @@ def generated_schema() -> dict[str, Any]:
 
 
 def shipped_schema() -> dict[str, Any]:
-    return json.loads(files("lossybench").joinpath("schemas/result.schema.json").read_text())
+    return json.loads(files("lossybench.engine").joinpath("schemas/result.schema.json").read_text())
+
+
+def load_result(path: str | Path) -> RunResult:
+    p = Path(path)
+    try:
+        return RunResult.model_validate_json(p.read_bytes())
+    except OSError as exc:
+        raise LossybenchError(f"cannot read {p}: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(top)"
+        raise LossybenchError(
+            f"{p} is not a lossybench result ({exc.error_count()} problems; first at {where}: "
+            f"{first['msg']}); `bench leaderboard validate` lists them all"
+        ) from None
 
 
 if __name__ == "__main__":  # regenerate the shipped schema
-    from pathlib import Path
-
     out = Path(__file__).with_name("schemas") / "result.schema.json"
     out.write_text(json.dumps(generated_schema(), indent=2) + "\n")
     print(f"wrote {out}")

@@ -1,22 +1,22 @@
 """Run configuration: what `bench run` options and `--config run.toml` files hold.
 
-A result stores its configuration; replaying it with ``bench run --config`` reproduces
-the run exactly (same data hash, codecs, settings, seed).
+A result stores its configuration; replaying it with ``bench run --config``
+reproduces the run exactly (same data hash, codecs, settings, seed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
 from lossybench.errors import LossybenchError
-from lossybench.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
+from lossybench.kits.cores import available_cores
 
 DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 
@@ -24,13 +24,6 @@ DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 #: ``workers=None`` starts one codec process per available core, at most this many: codec
 #: work dominates most runs; inference uses every core besides (lossybench.run.set_threads).
 AUTO_WORKERS_MAX = 8
-
-
-def available_cores() -> int:
-    """CPUs this process may run on (its affinity mask on Linux), at least 1."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def auto_workers() -> int:
@@ -113,7 +106,7 @@ class RunConfig(BaseModel):
         if self.cache is None:
             return None
         if self.cache == "default":
-            from lossybench.cache import default_root
+            from lossybench.engine.cache import default_root
 
             return str(default_root())
         return self.cache

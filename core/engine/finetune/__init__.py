@@ -1,0 +1,2 @@
+"""`bench finetune` as a library: config → resolve → execute (sampler, train, evaluate,
+interpolate, state) → report."""

@@ -1,0 +1,1 @@
+"""`bench run` as a library: config → resolve → execute → summary (records underneath)."""

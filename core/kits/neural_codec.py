@@ -1,0 +1,495 @@
+"""Shared machinery of learned (neural) codecs: bitstream format, padding, devices, caching.
+
+Lives in the core so that the CompressAI-zoo plugin and the built-in learned codec can
+share it without importing each other. A subclass says how to build the network for a
+quality level (:meth:`NeuralCodec.load_model`); everything else is here:
+
+* **Real bitstreams.** ``encode`` runs the network's ``compress`` (CompressAI's rANS
+  entropy coder) and serialises the strings and latent shape into one byte string with
+  a small header, so that bpp is ``8 × len(bytes) / pixels`` like every other codec.
+* **Safe decoding.** The header carries a CRC-32 of everything after it; ``decode``
+  checks magic, version, codec tag, sizes and the CRC *before* handing strings to the
+  C++ decoder, which may crash or loop on corrupt input. Every failure is a
+  :class:`~lossybench.errors.CodecError`.
+* **Padding.** Inputs are padded (centred, like CompressAI's ``eval_model``) to the
+  network's required multiple and cropped back after decoding.
+* **Throughput.** :meth:`NeuralCodec.encode_batch` runs the analysis transform on
+  several same-size images at once; entropy-coding parameters are still computed per
+  image exactly as the decoder will, so batched bitstreams always decode.
+
+Bitstream layout (version 1), all integers unsigned LEB128 varints unless noted::
+
+    b"LBNC"            magic (4 bytes)
+    version            1 byte (= 1)
+    crc32              4 bytes big-endian, of every byte after this field
+    tag                2 bytes big-endian: CRC-32 of the codec name, low 16 bits
+    level              varint: the quality level (knob value)
+    height, width      varints: the original image size
+    shape_h, shape_w   varints: the latent shape ``compress`` returned
+    groups             varint: number of string groups (1 factorized, 2 hyperprior)
+    for each group:    varint length, then that many bytes of rANS string
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from lossybench.codec import Backend, Codec, CodecOption
+from lossybench.errors import CodecError
+from lossybench.image import MAX_PIXELS
+from lossybench.kits.versions import distribution_version, torch_version
+
+if TYPE_CHECKING:
+    import torch
+
+MAGIC = b"LBNC"
+FORMAT_VERSION = 1
+#: Fixed part of the header: magic, version, CRC-32, codec tag.
+FIXED_HEADER = len(MAGIC) + 1 + 4 + 2
+#: Networks kept in memory per process (zoo models at high quality are ~30 MB each).
+MODEL_CACHE_SIZE = 12
+MAX_GROUPS = 8
+
+
+# -- bitstream ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bitstream:
+    """A parsed bitstream: what ``decompress`` needs plus the original image size."""
+
+    level: int
+    height: int
+    width: int
+    shape: tuple[int, int]
+    strings: tuple[bytes, ...]
+
+
+def codec_tag(name: str) -> int:
+    """16-bit fingerprint of the codec name: catches decoding with the wrong codec."""
+    return zlib.crc32(name.encode()) & 0xFFFF
+
+
+def _varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("varints are unsigned")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+class _Reader:
+    """Bounds-checked reading of a byte string; every overrun is a CodecError."""
+
+    def __init__(self, data: bytes, pos: int, what: str) -> None:
+        self.data, self.pos, self.what = data, pos, what
+
+    def varint(self, field: str) -> int:
+        n = shift = 0
+        for _ in range(10):  # 70 bits: far above any legal value
+            if self.pos >= len(self.data):
+                raise CodecError(f"{self.what}: bitstream truncated while reading {field}")
+            b = self.data[self.pos]
+            self.pos += 1
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return n
+            shift += 7
+        raise CodecError(f"{self.what}: corrupt bitstream ({field} is not a valid varint)")
+
+    def take(self, n: int, field: str) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise CodecError(
+                f"{self.what}: bitstream truncated: {field} needs {n} bytes, "
+                f"{len(self.data) - self.pos} left"
+            )
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+
+def pack_bitstream(name: str, bs: Bitstream) -> bytes:
+    """Serialise ``bs`` with the header documented in the module docstring."""
+    body = bytearray(struct.pack(">H", codec_tag(name)))
+    for v in (bs.level, bs.height, bs.width, *bs.shape, len(bs.strings)):
+        body += _varint(int(v))
+    for s in bs.strings:
+        body += _varint(len(s))
+        body += s
+    crc = zlib.crc32(bytes(body)) & 0xFFFFFFFF
+    return MAGIC + bytes([FORMAT_VERSION]) + struct.pack(">I", crc) + bytes(body)
+
+
+def unpack_bitstream(name: str, data: bytes) -> Bitstream:
+    """Parse and validate a bitstream; raise CodecError on anything inconsistent."""
+    what = name
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError(f"{what}: bitstream must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < FIXED_HEADER:
+        raise CodecError(f"{what}: bitstream truncated ({len(data)} bytes, less than a header)")
+    if data[:4] != MAGIC:
+        raise CodecError(f"{what}: not a lossybench neural bitstream (bad magic {data[:4]!r})")
+    if data[4] != FORMAT_VERSION:
+        raise CodecError(
+            f"{what}: bitstream format version {data[4]} is not supported (this lossybench "
+            f"reads version {FORMAT_VERSION})"
+        )
+    (crc,) = struct.unpack(">I", data[5:9])
+    if zlib.crc32(data[9:]) & 0xFFFFFFFF != crc:
+        raise CodecError(f"{what}: corrupt or truncated bitstream (CRC-32 mismatch)")
+    (tag,) = struct.unpack(">H", data[9:11])
+    if tag != codec_tag(name):
+        raise CodecError(f"{what}: this bitstream was written by another codec (tag {tag:#06x})")
+    r = _Reader(data, FIXED_HEADER, what)
+    level = r.varint("level")
+    height, width = r.varint("height"), r.varint("width")
+    if min(height, width) < 1 or height * width > MAX_PIXELS:
+        raise CodecError(f"{what}: corrupt bitstream (image size {width}x{height})")
+    shape = (r.varint("latent height"), r.varint("latent width"))
+    groups = r.varint("string groups")
+    if not 1 <= groups <= MAX_GROUPS:
+        raise CodecError(f"{what}: corrupt bitstream ({groups} string groups)")
+    strings = tuple(r.take(r.varint(f"length of string {i}"), f"string {i}") for i in range(groups))
+    if r.pos != len(data):
+        raise CodecError(f"{what}: corrupt bitstream ({len(data) - r.pos} trailing bytes)")
+    return Bitstream(level, height, width, shape, strings)
+
+
+# -- padding ------------------------------------------------------------------------------
+def padding_for(height: int, width: int, multiple: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) centred padding up to ``multiple`` (CompressAI's eval_model)."""
+    new_h = (height + multiple - 1) // multiple * multiple
+    new_w = (width + multiple - 1) // multiple * multiple
+    left = (new_w - width) // 2
+    top = (new_h - height) // 2
+    return left, new_w - width - left, top, new_h - height - top
+
+
+def to_tensor(images: Sequence[np.ndarray], multiple: int, mode: str, device: str) -> torch.Tensor:
+    """Stack same-size (H, W, 3) uint8 images into a padded float32 (N, 3, H', W') batch."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.stack([np.ascontiguousarray(im) for im in images]))
+    x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    h, w = x.shape[-2:]
+    pad = padding_for(h, w, multiple)
+    if any(pad):
+        if mode == "replicate":
+            x = F.pad(x, pad, mode="replicate")
+        else:
+            x = F.pad(x, pad, mode="constant", value=0.0)
+    return x
+
+
+def to_image(x_hat: torch.Tensor, height: int, width: int, multiple: int) -> np.ndarray:
+    """Crop a (1, 3, H', W') reconstruction back to (height, width) and round to uint8."""
+    left, _, top, _ = padding_for(height, width, multiple)
+    x = x_hat[0, :, top : top + height, left : left + width]
+    import torch
+
+    x = x.clamp(0.0, 1.0).mul(255.0).round().to("cpu", dtype=torch.uint8)
+    return np.ascontiguousarray(x.permute(1, 2, 0).numpy())
+
+
+# -- model cache --------------------------------------------------------------------------
+_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_cache_lock = threading.Lock()
+#: ``encode_batch`` briefly swaps a network's ``g_a``; networks are shared per process.
+_net_lock = threading.RLock()
+
+
+def cached_model(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """Per-process LRU cache of networks, so a sweep loads each level once."""
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    net = build()
+    with _cache_lock:
+        _cache[key] = net
+        while len(_cache) > MODEL_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return net
+
+
+def clear_model_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def prepare_network(net: Any, device: str) -> Any:
+    """eval mode, float32, on ``device``, with the entropy coder's CDF tables rebuilt."""
+    net = net.float().eval().to(device)
+    net.update(force=True)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+@contextmanager
+def _swapped_analysis(net: Any, y: torch.Tensor) -> Iterator[None]:
+    """Make ``net.g_a`` return a precomputed latent, so ``compress`` skips re-analysis."""
+    import torch
+
+    class _Given(torch.nn.Module):
+        def forward(self, _x: torch.Tensor) -> torch.Tensor:
+            return y
+
+    original = net.g_a
+    net.g_a = _Given()
+    try:
+        yield
+    finally:
+        net.g_a = original
+
+
+# -- the base class ------------------------------------------------------------------------
+class NeuralCodec(Codec):
+    """A CompressAI-style network as a codec; subclasses say how to load it.
+
+    Class attributes a subclass sets:
+
+    * ``pad_multiple``: inputs are padded to a multiple of this (64 for hyperpriors);
+    * ``latent_stride``: the stride of the ``shape`` that ``compress`` returns (64 for
+      models that return the hyper-latent shape, 16 for factorized priors);
+    * ``string_groups``: how many string lists ``compress`` returns.
+    """
+
+    pad_multiple: ClassVar[int] = 64
+    latent_stride: ClassVar[int] = 64
+    string_groups: ClassVar[int] = 2
+    suffix = ".lbnc"
+    options: ClassVar[tuple[CodecOption, ...]] = (
+        CodecOption("device", "cpu", "where the network runs (decode on the device that encoded)",
+                    ("cpu", "cuda")),
+        CodecOption("padding", "replicate",
+                    "padding up to the network's multiple (zeros = CompressAI's eval_model)",
+                    ("replicate", "zeros")),
+    )
+
+    # -- what a subclass provides ---------------------------------------------------------
+    def load_model(self, level: int, device: str) -> Any:
+        """Build the network for ``level`` with weights loaded (not yet prepared)."""
+        raise NotImplementedError
+
+    def model_key(self, level: int) -> tuple[Any, ...]:
+        """What identifies the network for ``level`` in the per-process cache."""
+        return (type(self).__module__, type(self).__qualname__, level)
+
+    def compress_tensor(
+        self, net: Any, x: torch.Tensor, level: int
+    ) -> tuple[list[bytes], tuple[int, int]]:
+        """Entropy-code one padded image (batch of 1): the strings and the latent shape."""
+        out = net.compress(x)
+        return [s[0] for s in out["strings"]], tuple(int(v) for v in out["shape"])  # type: ignore[return-value]
+
+    def decompress_tensor(self, net: Any, strings: list[bytes], shape: tuple[int, int],
+                          level: int) -> torch.Tensor:
+        """Decode strings into the padded reconstruction (1, 3, H', W')."""
+        return net.decompress([[s] for s in strings], list(shape))["x_hat"]
+
+    def forward_tensor(self, net: Any, x: torch.Tensor, level: int) -> torch.Tensor:
+        """The network's own reconstruction without entropy coding (for checks)."""
+        return net(x)["x_hat"]
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Every neural codec needs compressai; subclasses add their weights' checks.
+
+        Found, not imported: listing codecs must not load torch (``bench list``)."""
+        if importlib.util.find_spec("compressai") is None:
+            raise CodecError(f"{cls.name}: compressai is not installed (pip install compressai)")
+
+    @classmethod
+    def backend(cls) -> Backend:
+        compressai, torch = distribution_version("compressai"), torch_version()
+        if compressai is None or torch is None:
+            return Backend("compressai", "not installed")
+        return Backend("compressai", compressai, f"torch {torch}")
+
+    # -- shared machinery ------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        dev = self.settings.get("device", "cpu")
+        if dev == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise CodecError(f"{self.name}: device=cuda requested but CUDA is not available")
+            # Decoding needs bit-exact hyperprior outputs; pin cuDNN's choices.
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        return dev
+
+    def level_of(self, quality: float) -> int:
+        return round(self.quality.validate(quality))
+
+    def model(self, level: int) -> Any:
+        device = self.device
+        return cached_model((*self.model_key(level), device),
+                            lambda: prepare_network(self.load_model(level, device), device))
+
+    def expected_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The latent shape ``compress`` returns for an image of this size."""
+        m = self.pad_multiple
+        ph, pw = -(-height // m) * m, -(-width // m) * m
+        return -(-ph // self.latent_stride), -(-pw // self.latent_stride)
+
+    def _padded(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        mode = self.settings.get("padding", "replicate")
+        return to_tensor(images, self.pad_multiple, mode, self.device)
+
+    @staticmethod
+    def _check_image(image: np.ndarray) -> np.ndarray:
+        arr = np.asarray(image)
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+            raise CodecError(f"expected an (H, W, 3) uint8 RGB image, got {arr.dtype} {arr.shape}")
+        return arr
+
+    def _pack(
+        self, level: int, h: int, w: int, strings: list[bytes], shape: tuple[int, int]
+    ) -> bytes:
+        if len(strings) != self.string_groups or tuple(shape) != self.expected_shape(h, w):
+            raise CodecError(
+                f"{self.name}: the network returned {len(strings)} string groups and latent shape "
+                f"{tuple(shape)}; expected {self.string_groups} and {self.expected_shape(h, w)}"
+            )
+        return pack_bitstream(self.name, Bitstream(level, h, w, tuple(shape), tuple(strings)))
+
+    def encode(self, image: np.ndarray, quality: float) -> bytes:
+        return self.encode_batch([image], quality)[0]
+
+    def encode_batch(
+        self, images: Sequence[np.ndarray], quality: float, batch_size: int = 8
+    ) -> list[bytes]:
+        """Encode several images at one level; same-size images share network passes.
+
+        Images are grouped into buckets of equal size (hence equal padding). The analysis
+        transform runs on up to ``batch_size`` images at once; the rest of ``compress``
+        (hyperprior, entropy parameters, rANS) runs per image, exactly as the decoder
+        recomputes it, so every bitstream decodes on its own.
+        """
+        import torch
+
+        level = self.level_of(quality)
+        arrays = [self._check_image(im) for im in images]
+        net = self.model(level)
+        out: list[bytes | None] = [None] * len(arrays)
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(arrays):
+            buckets.setdefault(im.shape[:2], []).append(i)
+        with torch.inference_mode(), _net_lock:
+            for (h, w), idx in buckets.items():
+                for start in range(0, len(idx), max(1, batch_size)):
+                    chunk = idx[start : start + max(1, batch_size)]
+                    x = self._padded([arrays[i] for i in chunk])
+                    if len(chunk) == 1:
+                        strings, shape = self.compress_tensor(net, x, level)
+                        out[chunk[0]] = self._pack(level, h, w, strings, shape)
+                        continue
+                    y = net.g_a(x)
+                    for j, i in enumerate(chunk):
+                        with _swapped_analysis(net, y[j : j + 1]):
+                            strings, shape = self.compress_tensor(net, x[j : j + 1], level)
+                        out[i] = self._pack(level, h, w, strings, shape)
+        assert all(b is not None for b in out)
+        return out  # type: ignore[return-value]
+
+    def parse(self, bitstream: bytes) -> Bitstream:
+        """Validate a bitstream against this codec (header, CRC, level, sizes)."""
+        bs = unpack_bitstream(self.name, bitstream)
+        levels = self.quality.levels or []
+        if bs.level not in {int(v) for v in levels}:
+            raise CodecError(f"{self.name}: corrupt bitstream (level {bs.level} does not exist)")
+        if bs.shape != self.expected_shape(bs.height, bs.width):
+            raise CodecError(
+                f"{self.name}: corrupt bitstream (latent shape {bs.shape} does not fit a "
+                f"{bs.width}x{bs.height} image)"
+            )
+        if len(bs.strings) != self.string_groups:
+            raise CodecError(
+                f"{self.name}: corrupt bitstream ({len(bs.strings)} string groups, expected "
+                f"{self.string_groups})"
+            )
+        return bs
+
+    def decode(self, bitstream: bytes) -> np.ndarray:
+        import torch
+
+        bs = self.parse(bitstream)
+        net = self.model(bs.level)
+        try:
+            with torch.inference_mode(), _net_lock:
+                x_hat = self.decompress_tensor(net, list(bs.strings), bs.shape, bs.level)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise CodecError(
+                f"{self.name}: cannot decode the bitstream ({type(exc).__name__}: {exc})"
+            ) from exc
+        return to_image(x_hat, bs.height, bs.width, self.pad_multiple)
+
+    def reconstruct(self, image: np.ndarray, quality: float) -> np.ndarray:
+        """The network's forward-pass reconstruction (no entropy coding), as uint8.
+
+        What the decoded bitstream should equal: a check that the entropy coder and the
+        serialisation lose nothing.
+        """
+        import torch
+
+        level = self.level_of(quality)
+        arr = self._check_image(image)
+        with torch.inference_mode(), _net_lock:
+            x_hat = self.forward_tensor(self.model(level), self._padded([arr]), level)
+        return to_image(x_hat, arr.shape[0], arr.shape[1], self.pad_multiple)
+
+
+def encode_levels(
+    codec: NeuralCodec,
+    images: Sequence[np.ndarray],
+    levels: Sequence[float] | None = None,
+    batch_size: int = 8,
+) -> list[dict[float, bytes]]:
+    """Every image at every level (all levels by default), through the batched path.
+
+    Returns one ``{level: bitstream}`` per image: the whole table a floor-policy rate
+    search needs, computed with one network load per level and batched analysis.
+    """
+    chosen = list(levels) if levels is not None else list(codec.quality.levels or [])
+    table: list[dict[float, bytes]] = [{} for _ in images]
+    for q in chosen:
+        for i, bits in enumerate(codec.encode_batch(images, q, batch_size=batch_size)):
+            table[i][q] = bits
+    return table
+
+
+def floor_level(table: dict[float, bytes], target_bpp: float, height: int, width: int,
+                higher_is_better: bool = True) -> tuple[float, bytes, str]:
+    """From an encoded table, the best level whose bpp is not above ``target_bpp``.
+
+    Returns (level, bitstream, status) with status ``ok``, or ``too_low`` (even the
+    lowest level spends more: the lowest is returned) — the rate-control policy.
+    """
+    order = sorted(table, reverse=higher_is_better)  # best first
+    for q in order:
+        if 8.0 * len(table[q]) / (height * width) <= target_bpp:
+            return q, table[q], "ok"
+    worst = order[-1]
+    return worst, table[worst], "too_low"
+
