@@ -368,16 +368,14 @@ def get_registry(disable: Iterable[str] = ()) -> Registry:
     return _cached[key]
 
 
-def invocation_registry() -> Registry:
+def invocation_registry(ctx: Any = None) -> Registry:
     """The registry of the running ``bench`` command, for commands and plugin commands.
 
-    ``bench --disable-plugin X`` loads a registry without X and puts it on the click
-    context; every command (``bench leaderboard`` too) reads it from there rather than
-    from module globals. Outside a ``bench`` invocation (a plugin's own app, tests) the
-    process-wide :func:`get_registry` answers.
+    ``bench --disable-plugin X`` loads a registry without X and puts it on the command's
+    context (``ctx.obj``); every command (``bench leaderboard`` too) passes its
+    ``typer.Context`` here rather than reading module globals. Outside a ``bench``
+    invocation (a plugin's own app run alone, tests) the process-wide
+    :func:`get_registry` answers.
     """
-    import click
-
-    ctx = click.get_current_context(silent=True)
     found = ctx.find_object(Registry) if ctx is not None else None
     return found if found is not None else get_registry()

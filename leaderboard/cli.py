@@ -80,6 +80,7 @@ def _print_reports(reports: list[Any]) -> None:
 
 @app.command("validate")
 def validate_cmd(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Result JSON files.")],
     records: RecordsOpt = None,
     no_records: NoRecordsOpt = False,
@@ -98,7 +99,7 @@ def validate_cmd(
 
     limits = Limits(max_bytes, max_records_bytes, MAX_LINE_BYTES, max_depth)
     try:
-        reports = validate_files(files, registry(), _records(records, no_records), limits)
+        reports = validate_files(files, registry(ctx), _records(records, no_records), limits)
     except LossybenchError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -113,6 +114,7 @@ def validate_cmd(
 
 @app.command("submit")
 def submit_cmd(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Result JSON files (one transaction).")],
     board: BoardOpt,
     records: RecordsOpt = None,
@@ -148,7 +150,7 @@ def submit_cmd(
     limits = Limits(max_bytes, max_records_bytes, MAX_LINE_BYTES, max_depth)
     try:
         outcome = Board(board).submit(
-            files, registry(), records=_records(records, no_records), limits=limits,
+            files, registry(ctx), records=_records(records, no_records), limits=limits,
             replace=replace, trust_dataset=trust_dataset, require_records=require_records,
             finetuned_from=finetuned_from, resamples=bootstrap, seed=seed,
             budget_s=DEFAULT_BUDGET_S,

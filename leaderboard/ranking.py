@@ -20,7 +20,7 @@ from lossybench.engine.aggregate import (
     relative_drop,
     robustness,
 )
-from lossybench.leaderboard.board import BoardEntry
+from lossybench.leaderboard.formats import BoardEntry
 
 #: Rates of the "metric at" columns (bpp).
 CHECKPOINTS: tuple[float, ...] = (0.1, 0.5, 1.0)

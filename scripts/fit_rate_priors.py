@@ -1,6 +1,6 @@
 """Fit a codec's rate prior: the geometric-mean bpp of each setting over a photo set.
 
-Rate control (core/ratecontrol.py) starts each image's search from the codec's
+Rate control (core/engine/ratecontrol.py) starts each image's search from the codec's
 ``rate_prior`` and follows its shape; this script makes that table reproducibly.
 
 Photos: by default the 9 colour photos of the ``package-photos`` dataset

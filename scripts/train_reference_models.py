@@ -14,7 +14,7 @@ Validation on the 200-image val split uses the same task plugins as ``bench run`
 
 Writes ``<out>/scenes-<kind>.pt`` (fp16 state dict) and ``<out>/scenes-<kind>.json``
 (configuration, sha256, wall time, clean validation metrics); paste the printed sha256
-into ``MODELS`` in ``plugins/models/reference_models.py``.
+into ``MODELS`` in ``plugins/models/reference_models/weights.py``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from lossybench.engine.ratecontrol import RateSearch
 from lossybench.errors import CodecError
 from lossybench.image import load_image
 from lossybench.plugins.codecs import external
+from lossybench.plugins.codecs.external import loading
 from lossybench.plugins.datasets.package_photos import locate
 from lossybench.registry import load_registry
 
@@ -50,7 +51,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     """No user definitions leak in from the environment or ~/.config."""
     monkeypatch.delenv(external.ENV_VAR, raising=False)
     empty = tmp_path_factory.mktemp("config")
-    monkeypatch.setattr(external, "user_codec_dir", lambda: empty)
+    monkeypatch.setattr(loading, "user_codec_dir", lambda: empty)
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +434,7 @@ def test_builtin_with_missing_program_is_hidden(
             }
         )
     )
-    monkeypatch.setattr(external, "BUILTIN_DIR", tmp_path)
+    monkeypatch.setattr(loading, "BUILTIN_DIR", tmp_path)
     assert "ghost" not in [c.name for c in external.load_definitions()]
     assert external.definition_errors() == []
 

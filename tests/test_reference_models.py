@@ -12,6 +12,7 @@ import pytest
 from lossybench.errors import ModelError
 from lossybench.plugins.models import reference_models as ref
 from lossybench.plugins.models.reference_models import MODELS, ReferenceFamily
+from lossybench.plugins.models.reference_models import weights as ref_weights
 
 #: The issue's clean targets, checked on the first SUBSET validation images (the shipped
 #: weights reach mAP 0.771 / mIoU 0.758 there, 0.759 / 0.735 on all 200: docs/scenes.md).
@@ -40,7 +41,7 @@ def test_corrupt_or_missing_weights_are_refused(
     with open(tmp_path / spec.file, "r+b") as f:
         f.seek(-64, 2)
         f.write(b"\0" * 64)
-    monkeypatch.setattr(ref, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(ref_weights, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelError, match="sha256"):
         ReferenceFamily().build("scenes-segmenter", "segmentation")
     with pytest.raises(ModelError, match="missing"):

@@ -15,6 +15,7 @@ from lossybench.plugins.datasets.scenes import (
     ScenesClassification,
     ScenesDetection,
     ScenesSegmentation,
+    writing,
 )
 
 N = 6  # images in the small splits generated here
@@ -45,8 +46,8 @@ def test_worker_processes_write_the_same_split(
     small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large splits render on every core; the files must not depend on it."""
-    monkeypatch.setattr(scenes, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(scenes, "available_cores", lambda: 2)
+    monkeypatch.setattr(writing, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(writing, "available_cores", lambda: 2)
     parallel = scenes.write_split(tmp_path / "parallel", "val", images=N)
     for sub in ("images", "masks"):
         assert [p.read_bytes() for p in sorted((small / sub).glob("*.png"))] == [

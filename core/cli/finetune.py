@@ -54,6 +54,7 @@ def _load_config(path: Path) -> dict[str, Any]:
 
 
 def finetune_cmd(
+    ctx: typer.Context,
     task: Annotated[
         str | None, typer.Option(help="Task: classification, detection, segmentation.")
     ] = None,
@@ -314,7 +315,7 @@ def finetune_cmd(
     from lossybench.cli.console import console
 
     with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.train_dataset}"):
-        res = resolve(cfg, registry())
+        res = resolve(cfg, registry(ctx))
     run_with_progress(res, as_json)
 
 

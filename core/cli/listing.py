@@ -49,13 +49,14 @@ def _plain_row(kind: str, name: str, reg: Registry) -> dict[str, Any]:
 
 
 def list_cmd(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List codecs, models, tasks and datasets, and plugins that failed to load.
 
     Example: bench list --json | jq '.codecs[].name'
     """
-    reg = registry()
+    reg = registry(ctx)
     data: dict[str, Any] = {
         "codecs": [_codec_row(n, reg) for n in reg.names("codecs")],
         "models": [_plain_row("models", n, reg) for n in reg.names("models")],

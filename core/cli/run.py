@@ -13,10 +13,11 @@ from lossybench.cli.console import console, progress, stdout
 from lossybench.cli.options import CacheDir, NoCache, RatePolicy, RateTolerance
 from lossybench.cli.parse import parse_floats, parse_options
 from lossybench.errors import OutOfRangeError
+from lossybench.registry import Registry
 from lossybench.registry import invocation_registry as registry
 
 
-def _run_one(cfg_data: dict[str, Any], as_json: bool, plot: bool) -> Any:
+def _run_one(cfg_data: dict[str, Any], reg: Registry, as_json: bool, plot: bool) -> Any:
     from lossybench.cli.tables import notes, summary_table
     from lossybench.engine.plots import plot_results
     from lossybench.engine.run.config import make_config
@@ -24,7 +25,6 @@ def _run_one(cfg_data: dict[str, Any], as_json: bool, plot: bool) -> Any:
     from lossybench.engine.run.resolve import resolve
 
     cfg = make_config(cfg_data)
-    reg = registry()
     with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.dataset}"):
         res = resolve(cfg, reg)
     samples = len(res.dataset)
@@ -66,6 +66,7 @@ def _suite_summary(results: list[Any], out: Path, plot: bool) -> None:
 
 
 def run_cmd(
+    ctx: typer.Context,
     task: Annotated[
         str | None,
         typer.Option(
@@ -231,7 +232,8 @@ def run_cmd(
         save_config.write_text("".join(to_toml(make_config(c)) for c in suite))
         console.print(f"wrote {save_config}")
         return
-    results = [r for r in (_run_one(c, as_json, plot) for c in suite) if r is not None]
+    reg = registry(ctx)
+    results = [r for r in (_run_one(c, reg, as_json, plot) for c in suite) if r is not None]
     if len(results) > 1 and not as_json:
         _suite_summary(results, Path(results[0].config.get("out") or "results"), plot)
     if as_json and results:

@@ -33,6 +33,7 @@ def _samples(paths: list[Path] | None, dataset: str | None, reg: Registry) -> li
 
 
 def sweep_cmd(
+    ctx: typer.Context,
     images: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -126,7 +127,7 @@ def sweep_cmd(
 
     if bpp is not None and quality is not None:
         raise OutOfRangeError("give --bpp or --quality, not both")
-    reg = registry()
+    reg = registry(ctx)
     from lossybench.engine.run.resolve import build_codecs
 
     codecs = build_codecs(codec, reg)

@@ -29,16 +29,20 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 from lossybench import hookimpl
 from lossybench.codec import CodecOption, QualityRange
 from lossybench.errors import CodecError
+from lossybench.kits import torch_hub
 from lossybench.kits.neural_codec import NeuralCodec
+from lossybench.kits.source_literals import module_literal, package_file
 
 CHECKPOINTS_ENV = "LOSSYBENCH_COMPRESSAI_CHECKPOINTS"
 OFFLINE_ENV = "LOSSYBENCH_OFFLINE"
@@ -77,18 +81,49 @@ ZOO: tuple[ZooArch, ...] = (
 )
 
 
-def zoo_url(arch: str, metric: str, quality: int) -> str | None:
-    """The zoo's download URL for a level, or None when the zoo has no such weights."""
+def zoo_urls() -> dict[str, Any]:
+    """``compressai.zoo.image.model_urls``: {arch: {metric: {quality: URL}}}.
+
+    Read from compressai's source while compressai is not loaded, because importing it
+    imports torch (seconds, a gigabyte) and ``bench list`` asks every zoo codec for its
+    weights' file names. Why parse rather than copy the table here: a copy goes stale
+    when compressai publishes weights, while the parsed table is compressai's own. The
+    parser (:func:`~lossybench.kits.source_literals.module_literal`) accepts only plain
+    literals (the table is a dict of f-strings over ``root_url``) that no later module
+    code touches; on anything else, or without the source file, this imports
+    compressai as before. Once ``compressai.zoo.image`` is loaded, its live table wins.
+    """
+    if "compressai.zoo.image" not in sys.modules:
+        try:
+            return _parsed_zoo_urls()
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            pass  # not a plain literal here: import it
     from compressai.zoo.image import model_urls
 
-    return model_urls.get(arch, {}).get(metric, {}).get(quality)
+    return model_urls
+
+
+@cache
+def _parsed_zoo_urls() -> dict[str, Any]:
+    path = package_file("compressai", "zoo", "image.py")
+    if path is None:
+        raise ValueError("compressai/zoo/image.py not found")
+    table = module_literal(path, "model_urls")
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: model_urls is a {type(table).__name__}, not a dict")
+    return table
+
+
+def zoo_url(arch: str, metric: str, quality: int) -> str | None:
+    """The zoo's download URL for a level, or None when the zoo has no such weights."""
+    return zoo_urls().get(arch, {}).get(metric, {}).get(quality)
 
 
 def hub_checkpoint_dir() -> Path:
-    """Where ``compressai.zoo`` (``load_state_dict_from_url``) caches downloads."""
-    import torch.hub
+    """Where ``compressai.zoo`` (``load_state_dict_from_url``) caches downloads.
 
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    Computed without importing torch (:mod:`lossybench.kits.torch_hub`)."""
+    return torch_hub.hub_checkpoint_dir()
 
 
 def _hash_prefix(url: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The training loop and what it is made of: modes, augmentation, schedule, optimizer."""
+"""What a training step is made of: train mode, augmentation, schedule, optimizer."""
 
 from __future__ import annotations
 
