@@ -75,12 +75,27 @@ def make_config(codecs: list[str], images: int, out: Path, cache: Path | None, *
 def timed_run(cfg):
     from lossybench.engine.run.execute import execute
     from lossybench.engine.run.resolve import resolve
+    from lossybench.engine.workers import StreamStats
     from lossybench.registry import load_registry
 
-    res = resolve(cfg, load_registry())
+    res, stats = resolve(cfg, load_registry()), StreamStats()
     t0 = time.perf_counter()
-    result, path = execute(res)
-    return time.perf_counter() - t0, res, result, path
+    result, path = execute(res, stats=stats)
+    return time.perf_counter() - t0, res, result, path, stats
+
+
+def report_waits(wall: float, st) -> None:
+    """Which stage waited for which (lossybench.engine.workers.StreamStats), and the wall
+    against the codec CPU seconds spread over every core (a codec-bound run's floor)."""
+    from lossybench.kits.cores import available_cores
+
+    span, floor = st.wall_s or 1.0, st.codec_cpu_s / available_cores()
+    print(f"  model stage waited for codecs {st.model_wait_s:.1f} s "
+          f"({100 * st.model_wait_s / span:.0f} % of the stream's {st.wall_s:.1f} s); codec "
+          f"stage waited for the model {st.codec_wait_s:.1f} pool-s "
+          f"({100 * st.codec_wait_s / span:.0f} %)")
+    print(f"  codec CPU {st.codec_cpu_s:.1f} s / {available_cores()} cores = {floor:.1f} s; "
+          f"wall / that {wall / floor if floor else math.nan:.2f}  (target <= 1.2 codec-bound)")
 
 
 def unavoidable_seconds(res, jsonl: Path) -> dict[str, float]:
@@ -171,13 +186,15 @@ def sequential_loop(res, targets: list[float]) -> tuple[float, int]:
 
 def measure_run(args, cfg, codecs: list[str]) -> float:
     """Every figure of one run: throughput, encodes, overhead, sequential ratio."""
-    wall, res, result, path = timed_run(cfg)
+    wall, res, result, path, stats = timed_run(cfg)
     n_img = result.dataset.images
     ops = n_img * len(codecs) * len(TARGETS)
     print(
         f"wall {wall:.1f} s; throughput {ops / wall:.2f} (image × operating point)/s "
-        f"({ops} operating points, workers={result.settings.workers})"
+        f"({ops} operating points, workers={result.settings.workers}, "
+        f"device={result.environment.device})"
     )
+    report_waits(wall, stats)
     for label, n in res.encodes.items():
         print(f"  encodes per (image, target) {label:10s} {n / (n_img * len(TARGETS)):.2f}")
     total = sum(res.encodes.values()) / ops

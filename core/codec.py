@@ -105,12 +105,19 @@ class QualityRange:
 
 @dataclass(frozen=True)
 class CodecOption:
-    """A codec setting a user may change (``--codec jpeg:subsampling=4:4:4``)."""
+    """A codec setting a user may change (``--codec jpeg:subsampling=4:4:4``).
+
+    ``placement`` marks a setting that says where the codec runs, not what it writes
+    (a learned codec's ``device``): its bits must not depend on it, so it is left out of
+    the codec's label and identity (cache keys, result comparisons). A placement option
+    named ``device`` follows the run's ``--device`` unless the user sets it.
+    """
 
     name: str
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    placement: bool = False
 
     def parse(self, raw: Any) -> Any:
         value: Any = raw
@@ -223,7 +230,7 @@ class Codec(ABC):
         changed = {
             o.name: self.settings[o.name]
             for o in self.options
-            if self.settings[o.name] != o.default
+            if self.settings[o.name] != o.default and not o.placement
         }
         if not changed:
             return self.name
@@ -231,9 +238,10 @@ class Codec(ABC):
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes the bits: for cache keys and result provenance."""
+        placement = {o.name for o in self.options if o.placement}
         return {
             "name": self.name,
-            "settings": dict(sorted(self.settings.items())),
+            "settings": {k: v for k, v in sorted(self.settings.items()) if k not in placement},
             "backend": self.backend().as_dict(),
         }
 

@@ -5,6 +5,14 @@ Layout::
     DIR/index.json                      datasets the board knows + one line per entry
     DIR/entries/<id>.<sha16>.json       one entry (model × codec × dataset × task)
     DIR/results/<sha256>.json           each accepted result file, byte for byte
+    DIR/groundtruth/<sha256>.json       the ground truth of datasets registered from their
+                                        data (``datasets add NAME[:LOCATION]``)
+
+Every entry is verified against its per-image records unless the board was made to
+accept unverified entries (``init(allow_unverified=True)``, stored in the index) and the
+submission asks for it (``submit(allow_unverified=True)``); such entries are marked. A
+detection or segmentation result is verified only against its dataset's ground truth
+as the board stores it (``groundtruth_checks``): without it, the same rule applies.
 
 Entry ids are the sha256 of the entry's identity, and file names are made only of
 hex digests, so no submitted string ever becomes part of a path. Admission happens
@@ -24,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from lossybench.engine.results import NAME, PATTERNS, string_problem
 from lossybench.leaderboard.bootstrap import (
     DEFAULT_BUDGET_S,
     DEFAULT_RESAMPLES,
@@ -37,6 +46,7 @@ from lossybench.leaderboard.formats import (
     BoardEntry,
     Bootstrap,
     CurvePoint,
+    GroundTruthRef,
     Index,
     IndexEntry,
     KnownDataset,
@@ -45,6 +55,13 @@ from lossybench.leaderboard.formats import (
     entry_id,
     index_line,
     now,
+)
+from lossybench.leaderboard.groundtruth import GroundTruth
+from lossybench.leaderboard.groundtruth_build import Collected
+from lossybench.leaderboard.groundtruth_checks import (
+    ground_truth_checks,
+    read_ground_truth,
+    unregistered,
 )
 from lossybench.leaderboard.safejson import Limits, UnsafeInput, clean_text, loads, read_capped
 from lossybench.leaderboard.storage import (
@@ -59,6 +76,7 @@ from lossybench.leaderboard.storage import (
 from lossybench.leaderboard.validate import Report, result_digest, validate_files
 
 _IDENT_RE = re.compile(HEX64)
+_GT_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 #: the old name of ``storage.dump_json``, still imported from here
 _dump = dump_json
 
@@ -120,12 +138,23 @@ class Board:
         return out
 
     # -- writing --------------------------------------------------------------------------
-    def init(self) -> Index:
-        """Create an empty board (the folder may exist; an existing board is kept)."""
+    def init(self, allow_unverified: bool | None = None) -> Index:
+        """Create an empty board (the folder may exist; an existing board is kept).
+
+        ``allow_unverified`` sets whether results without their per-image records may be
+        entered (as unverified entries); None keeps an existing board's setting (a new
+        board requires records).
+        """
         if self.exists():
-            return self.index()
+            if allow_unverified is None or self.index().allow_unverified == allow_unverified:
+                return self.index()
+            with locked(self.root):
+                index = self.index()
+                index.allow_unverified = allow_unverified
+                commit(self.root, index, {})
+                return index
         self.root.mkdir(parents=True, exist_ok=True)
-        index = Index()
+        index = Index(allow_unverified=bool(allow_unverified))
         with locked(self.root):
             commit(self.root, index, {})
         return index
@@ -133,8 +162,8 @@ class Board:
     def add_dataset(self, name: str, sha256: str, images: int | None = None) -> KnownDataset:
         if not _IDENT_RE.match(sha256):
             raise BoardError("the dataset sha256 must be 64 lower-case hex digits")
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:+=,/@-]{0,199}$", name):
-            raise BoardError("dataset names are letters, digits and ._:+=,/@- (as in results)")
+        if not re.match(NAME, name) or string_problem(name, name=True):
+            raise BoardError(f"{clean_text(repr(name), 80)} {PATTERNS[NAME]}")
         if not self.exists():
             self.init()
         with locked(self.root):
@@ -146,6 +175,57 @@ class Board:
             index.datasets = sorted([*index.datasets, ds], key=lambda d: (d.name, d.sha256))
             commit(self.root, index, {})
             return ds
+
+    def register(self, found: Collected) -> list[KnownDataset]:
+        """Register a dataset opened from its data: each fingerprint, with its ground truth.
+
+        A dataset already registered (by name and sha256 only, or with older ground
+        truth) gets this ground truth; the others stay as they are.
+        """
+        name = found.name
+        if not re.match(NAME, name) or string_problem(name, name=True):
+            raise BoardError(f"{clean_text(repr(name), 80)} {PATTERNS[NAME]}")
+        files: dict[str, bytes] = {}
+        ref = None
+        if found.ground_truth is not None:
+            data = dump_json(found.ground_truth.model_dump(mode="json"))
+            sha = hashlib.sha256(data).hexdigest()
+            ref = GroundTruthRef(file=f"groundtruth/{sha}.json", sha256=sha,
+                                 task=found.ground_truth.task)
+            files[ref.file] = data
+        if not self.exists():
+            self.init()
+        with locked(self.root):
+            index = self.index()
+            out = []
+            for fp in found.fingerprints:
+                old = index.knows(name, fp.sha256)
+                ds = KnownDataset(name=name, sha256=fp.sha256, images=fp.images,
+                                  added=old.added if old else now(), ground_truth=ref)
+                index.datasets = sorted(
+                    [d for d in index.datasets if d is not old] + [ds],
+                    key=lambda d: (d.name, d.sha256))
+                out.append(ds)
+            if files:
+                (self.root / "groundtruth").mkdir(exist_ok=True)
+            commit(self.root, index, files)
+            self._drop_stale_ground_truth(index)
+            return out
+
+    def _drop_stale_ground_truth(self, index: Index) -> None:
+        """Remove ground-truth files no registered dataset refers to any more."""
+        folder = self.root / "groundtruth"
+        if not folder.is_dir():
+            return
+        keep = {d.ground_truth.file for d in index.datasets if d.ground_truth is not None}
+        for p in folder.iterdir():
+            if _GT_NAME.match(p.name) and f"groundtruth/{p.name}" not in keep and p.is_file():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def ground_truth(self, known: KnownDataset) -> GroundTruth | None:
+        """The stored ground truth of a registered dataset (checked against the index)."""
+        return read_ground_truth(self.root, known)
 
     def remove(self, ident: str) -> None:
         if not _IDENT_RE.match(ident):
@@ -167,19 +247,26 @@ class Board:
         limits: Limits | None = None,
         replace: bool = False,
         trust_dataset: bool = False,
-        require_records: bool = False,
+        allow_unverified: bool = False,
         finetuned_from: str | None = None,
         resamples: int = DEFAULT_RESAMPLES,
         seed: int = DEFAULT_SEED,
         budget_s: float = DEFAULT_BUDGET_S,
     ) -> SubmitOutcome:
-        """Validate, recompute and store ``paths`` as one transaction: all or nothing."""
+        """Validate, recompute and store ``paths`` as one transaction: all or nothing.
+
+        ``allow_unverified`` accepts results without their per-image records, as unverified
+        entries; only a board made with ``init(allow_unverified=True)`` takes it.
+        """
         if finetuned_from is not None and not _IDENT_RE.match(finetuned_from):
             raise BoardError("--finetuned-from takes the sha256 of the base weights")
         if not self.exists() and not trust_dataset:
             raise BoardError(f"no board at {self.root}: create one with `bench leaderboard "
                              f"init --board {self.root}`")
-        reports = validate_files(paths, registry, records, limits)
+        if allow_unverified and not (self.exists() and self.index().allow_unverified):
+            raise BoardError(self._unverified_refused())
+        reports = validate_files(paths, registry, records, limits,
+                                 require_records=not allow_unverified)
         outcome = SubmitOutcome(reports)
         if not outcome.ok:
             return outcome
@@ -190,11 +277,11 @@ class Board:
         with locked(self.root):
             index = Index() if new_board else self.index()
             self._board_checks(index, reports, replace, trust_dataset)
-            if require_records:
-                for rep in reports:
-                    if rep.records is None:
-                        rep.add("$.records", "this board requires the per-image records (the "
-                                "JSONL written next to the result) to verify every number")
+            marked = ground_truth_checks(self.root, index, reports, allow_unverified)
+            for rep in reports:
+                if rep.records is None and not index.allow_unverified:
+                    # validated as unverified, but the board's setting changed since
+                    rep.add("$.records", self._unverified_refused())
             if not outcome.ok:
                 if made_root:
                     with contextlib.suppress(OSError):
@@ -208,7 +295,9 @@ class Board:
                 assert r is not None
                 intervals = None
                 labels = [c.label for c in r.codecs]
-                if rep.records is not None and rep.task is not None and resamples > 0:
+                if id(rep) in marked:
+                    pass  # entered unverified: its metrics were not recomputed
+                elif rep.records is not None and rep.task is not None and resamples > 0:
                     intervals = bootstrap(rep.task, rep.records, labels,
                                           list(r.settings.points), resamples, seed,
                                           budget_s=budget_s)
@@ -218,8 +307,9 @@ class Board:
                     intervals = {lb: Interval(0, seed, 0.95, None, None, 0, why)
                                  for lb in labels}
                 else:
-                    rep.notes.append("no per-image records: entries get no bootstrap interval "
-                                     "and share a rank only on an exactly equal score")
+                    rep.notes.append("no per-image records: the entries are marked unverified, "
+                                     "get no bootstrap interval and share a rank only on an "
+                                     "exactly equal score")
                 new += entries_from_result(r, rep, finetuned_from, intervals, stamp)
                 assert rep.raw is not None
                 files[f"results/{result_digest(rep)}.json"] = rep.raw
@@ -243,6 +333,12 @@ class Board:
             outcome.accepted = new
             return outcome
 
+    def _unverified_refused(self) -> str:
+        return (f"the board at {self.root} requires the per-image records of every result "
+                "(--allow-unverified works only on a board made with `bench leaderboard init "
+                f"--board {self.root} --allow-unverified`); give the JSONL `bench run` wrote "
+                "next to the result")
+
     def _board_checks(
         self, index: Index, reports: list[Report], replace: bool, trust: bool
     ) -> None:
@@ -253,11 +349,7 @@ class Board:
             assert r is not None
             ds = index.knows(r.dataset.name, r.dataset.sha256)
             if ds is None and not trust:
-                rep.add("$.dataset.sha256", (
-                    f"dataset {r.dataset.name!r} with sha256 {r.dataset.sha256} is not "
-                    "registered on this board; the board admin checks the data and registers "
-                    f"it with `bench leaderboard datasets add --board {self.root} "
-                    f"{r.dataset.name} {r.dataset.sha256}`"))
+                rep.add("$.dataset.sha256", unregistered(self.root, index, r))
             elif ds is not None and ds.images is not None and ds.images != r.dataset.images:
                 rep.add("$.dataset.images", f"states {r.dataset.images} images; the board "
                         f"registered {ds.images} for this dataset")

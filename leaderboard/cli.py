@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-datasets_app = typer.Typer(help="Datasets (name and sha256) a board accepts.",
+datasets_app = typer.Typer(help="Datasets (name, sha256 and ground truth) a board accepts.",
                            no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 
@@ -44,13 +44,20 @@ RecordsOpt = Annotated[
                  "result's file name with .jsonl, next to it."),
 ]
 NoRecordsOpt = Annotated[
-    bool, typer.Option("--no-records", help="Ignore per-image records even when present.")
+    bool, typer.Option("--no-records", help="Ignore per-image records even when present "
+                       "(the result is then unverified: refused unless --allow-unverified).")
 ]
 MaxBytes = Annotated[int, typer.Option("--max-bytes", min=1, help="Cap on a result file.")]
 MaxRecBytes = Annotated[
     int, typer.Option("--max-records-bytes", min=1, help="Cap on a JSONL file.")
 ]
 MaxDepth = Annotated[int, typer.Option("--max-depth", min=1, help="Cap on JSON nesting.")]
+UnverifiedOpt = Annotated[
+    bool, typer.Option("--allow-unverified",
+                       help="Accept a result without its per-image JSONL (only its stated "
+                       "numbers' consistency is checked); on submit, only for a board made "
+                       "with `init --allow-unverified`, whose page marks such entries.")
+]
 
 
 def _out(text: str) -> None:
@@ -84,6 +91,7 @@ def validate_cmd(
     files: Annotated[list[Path], typer.Argument(help="Result JSON files.")],
     records: RecordsOpt = None,
     no_records: NoRecordsOpt = False,
+    allow_unverified: UnverifiedOpt = False,
     as_json: JsonOpt = False,
     max_bytes: MaxBytes = MAX_RESULT_BYTES,
     max_records_bytes: MaxRecBytes = MAX_RECORDS_BYTES,
@@ -91,7 +99,8 @@ def validate_cmd(
 ) -> None:
     """Check result files against the schema and every semantic rule; exit 1 if any fails.
 
-    One line per problem: FILE: JSON-PATH: what is wrong.
+    One line per problem: FILE: JSON-PATH: what is wrong. A result needs its per-image
+    JSONL (next to it, or --records) unless --allow-unverified.
 
     Example: bench leaderboard validate results/*.json
     """
@@ -99,7 +108,8 @@ def validate_cmd(
 
     limits = Limits(max_bytes, max_records_bytes, MAX_LINE_BYTES, max_depth)
     try:
-        reports = validate_files(files, registry(ctx), _records(records, no_records), limits)
+        reports = validate_files(files, registry(ctx), _records(records, no_records), limits,
+                                 require_records=not allow_unverified)
     except LossybenchError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -123,8 +133,9 @@ def submit_cmd(
     trust_dataset: Annotated[
         bool, typer.Option(help="Register the results' datasets (admin: you checked the data).")
     ] = False,
+    allow_unverified: UnverifiedOpt = False,
     require_records: Annotated[
-        bool, typer.Option(help="Refuse results without their per-image JSONL.")
+        bool, typer.Option(hidden=True, help="The default now; kept for old scripts.")
     ] = False,
     finetuned_from: Annotated[
         str | None,
@@ -151,7 +162,8 @@ def submit_cmd(
     try:
         outcome = Board(board).submit(
             files, registry(ctx), records=_records(records, no_records), limits=limits,
-            replace=replace, trust_dataset=trust_dataset, require_records=require_records,
+            replace=replace, trust_dataset=trust_dataset,
+            allow_unverified=allow_unverified and not require_records,
             finetuned_from=finetuned_from, resamples=bootstrap, seed=seed,
             budget_s=DEFAULT_BUDGET_S,
         )
@@ -160,7 +172,8 @@ def submit_cmd(
     if as_json:
         payload = json.loads(dump_problems(outcome.reports))
         payload["accepted"] = [{"id": e.id, "model": e.model, "codec": e.codec_label,
-                                "task": e.task, "dataset": e.dataset} for e in outcome.accepted]
+                                "task": e.task, "dataset": e.dataset, "verified": e.verified}
+                               for e in outcome.accepted]
         payload["replaced"] = outcome.replaced
         _out(json.dumps(payload, indent=2))
     else:
@@ -175,12 +188,14 @@ def submit_cmd(
         raise typer.Exit(1)
 
 
-def _views(board: Path) -> list[Any]:
+def _views(board: Path) -> tuple[list[Any], set[str]]:
+    """The board's views, and the ids of its unverified entries (entered without records)."""
     from lossybench.leaderboard.board import Board
     from lossybench.leaderboard.ranking import board_views
 
     b = Board(board)
-    return board_views(b.entries(b.index()))
+    entries = b.entries(b.index())
+    return board_views(entries), {e.id for e in entries if not e.verified}
 
 
 @app.command("show")
@@ -190,11 +205,15 @@ def show_cmd(board: BoardOpt, as_json: JsonOpt = False) -> None:
     Example: bench leaderboard show --board board/ --json
     """
     try:
-        views = _views(board)
+        views, unverified = _views(board)
     except LossybenchError as exc:
         raise _fail(exc) from None
     if as_json:
-        _out(json.dumps({"boards": [v.as_dict() for v in views]}, indent=2))
+        boards = [v.as_dict() for v in views]
+        for bv in boards:
+            for row in bv["rows"]:
+                row["verified"] = row["id"] not in unverified
+        _out(json.dumps({"boards": boards}, indent=2))
         return
     from rich.console import Console
 
@@ -203,51 +222,18 @@ def show_cmd(board: BoardOpt, as_json: JsonOpt = False) -> None:
         console = Console(highlight=False, width=200)
     if not views:
         console.print("the board has no entries yet", markup=False)
-    for table in _tables(views):
+    for table in _tables(views, unverified):
         console.print(table)
+    if unverified:
+        console.print(f"(unverified): {len(unverified)} entries were entered without their "
+                      "per-image records; their numbers were checked for consistency only",
+                      markup=False)
 
 
-def _tables(views: list[Any]) -> list[Any]:
-    from rich.table import Table
-    from rich.text import Text
+def _tables(views: list[Any], unverified: set[str] | frozenset[str] = frozenset()) -> list[Any]:
+    from lossybench.leaderboard.show_tables import show_tables
 
-    from lossybench.leaderboard.ranking import CHECKPOINTS
-
-    def num(v: float | None, spec: str = ".3f") -> Text:
-        return Text("—", style="dim") if v is None else Text(format(v, spec))
-
-    tables = []
-    for v in views:
-        t = Table(title=Text(f"{clean_text(v.task, 80)} · {clean_text(v.dataset, 80)} · "
-                             f"{v.headline} · {v.images} images"), title_justify="left")
-        for name in ["rank", "model", "codec", "clean", *[f"@{b:g}" for b in CHECKPOINTS],
-                     f"drop@{CHECKPOINTS[0]:g}", "robustness [95% CI]", "BD vs JPEG",
-                     "recovered", "note"]:
-            t.add_column(name, justify="left" if name in ("model", "codec", "note") else "right")
-        for r in v.rows:
-            rob = num(r.robustness)
-            if r.ci_low is not None and r.ci_high is not None:
-                rob.append(f" [{r.ci_low:.3f}, {r.ci_high:.3f}]", style="dim")
-            bd = Text("ref", style="dim") if r.bd_reason == "reference" else num(r.bd, "+.3f")
-            t.add_row(
-                Text(str(r.rank) if r.rank else "—"),
-                Text(clean_text(r.model, 80) + (" (ft)" if r.finetuned_from else "")),
-                Text(clean_text(r.codec_label, 60)), num(r.clean),
-                *[num(r.at[f"{b:g}"]) for b in CHECKPOINTS], num(r.drop, ".1%"), rob, bd,
-                num(r.recovered, ".0%") if r.finetuned_from else Text(""),
-                Text(clean_text(r.unranked_reason, 120), style="dim"),
-            )
-        tables.append(t)
-        c = Table(title=Text(f"codecs on {clean_text(v.dataset, 80)}: robustness averaged over "
-                             "models"), title_justify="left")
-        for name in ("rank", "codec", "mean", "std", "models", "note"):
-            c.add_column(name, justify="left" if name in ("codec", "note") else "right")
-        for row in v.codecs:
-            c.add_row(Text(str(row.rank) if row.rank else "—"), Text(clean_text(row.codec, 60)),
-                      num(row.mean), num(row.std), Text(str(row.models)),
-                      Text(clean_text(row.reason, 120), style="dim"))
-        tables.append(c)
-    return tables
+    return show_tables(views, unverified)
 
 
 @app.command("render")
@@ -263,14 +249,13 @@ def render_cmd(
     import hashlib
 
     from lossybench.leaderboard.board import Board
-    from lossybench.leaderboard.ranking import board_views
     from lossybench.leaderboard.render import write_site
 
     try:
-        b = Board(board)
-        views = board_views(b.entries(b.index()))
-        digest = hashlib.sha256(b.index_path.read_bytes()).hexdigest()
-        written = write_site(views, out, title, f"board index sha256 {digest[:16]}")
+        views, unverified = _views(board)
+        digest = hashlib.sha256(Board(board).index_path.read_bytes()).hexdigest()
+        written = write_site(views, out, title, f"board index sha256 {digest[:16]}",
+                             unverified)
     except LossybenchError as exc:
         raise _fail(exc) from None
     for p in written:
@@ -278,15 +263,30 @@ def render_cmd(
 
 
 @app.command("init")
-def init_cmd(board: BoardOpt) -> None:
-    """Create an empty board folder."""
+def init_cmd(
+    board: BoardOpt,
+    allow_unverified: Annotated[
+        bool | None,
+        typer.Option("--allow-unverified/--require-records",
+                     help="Whether the board takes results without their per-image JSONL "
+                     "(submitted with --allow-unverified, shown as unverified). A new board "
+                     "requires records; on an existing board, omitted keeps its setting."),
+    ] = None,
+) -> None:
+    """Create an empty board folder (or change an existing board's setting).
+
+    Example: bench leaderboard init --board board/
+    """
     from lossybench.leaderboard.board import Board
 
     try:
-        Board(board).init()
+        index = Board(board).init(allow_unverified)
     except LossybenchError as exc:
         raise _fail(exc) from None
-    _err(f"board ready at {board}; register datasets with `bench leaderboard datasets add`")
+    mode = ("takes unverified results (--allow-unverified)" if index.allow_unverified
+            else "requires the per-image records of every result")
+    _err(f"board ready at {board}; it {mode}; register datasets with "
+         "`bench leaderboard datasets add`")
 
 
 @app.command("remove")
@@ -305,22 +305,53 @@ def remove_cmd(
 
 @datasets_app.command("add")
 def datasets_add(
+    ctx: typer.Context,
     board: BoardOpt,
-    name: Annotated[str, typer.Argument(help="Dataset name as results state it.")],
-    sha256: Annotated[str, typer.Argument(help="The dataset fingerprint results state.")],
-    images: Annotated[int | None, typer.Option(help="Number of images, if known.", min=0)] = None,
+    name: Annotated[str, typer.Argument(
+        help="The dataset as `bench run --dataset` takes it, NAME[:LOCATION]: it is opened, "
+        "fingerprinted, and its ground truth stored (detection, segmentation). With SHA256: "
+        "only that name and fingerprint are registered.")],
+    sha256: Annotated[str | None, typer.Argument(
+        help="Register by name and fingerprint only (the sha256 results state).")] = None,
+    images: Annotated[int | None, typer.Option(
+        help="With SHA256: the number of images, if known.", min=0)] = None,
+    limit: Annotated[list[int] | None, typer.Option(
+        "--limit", min=1, help="Register the first N images, the dataset a `bench run "
+        "--limit N` result states (repeat for several N); default: all of it.")] = None,
 ) -> None:
-    """Register a dataset (name and sha256) the board accepts results for.
+    """Register a dataset the board accepts results for, from its data or by its sha256.
 
-    Example: bench leaderboard datasets add --board board/ imagenet-samples 3f2a...
+    From its data, the board stores the dataset's fingerprint and, for detection and
+    segmentation, the ground truth their results' metrics are recomputed against.
+
+    Example: bench leaderboard datasets add --board board/ scenes-detection --limit 20
     """
     from lossybench.leaderboard.board import Board
 
+    if sha256 is not None:
+        if limit:
+            raise _fail(LossybenchError("--limit opens the dataset to fingerprint it; give "
+                                        "NAME[:LOCATION] without a SHA256"))
+        try:
+            Board(board).add_dataset(name, sha256, images)
+        except LossybenchError as exc:
+            raise _fail(exc) from None
+        _err(f"registered {clean_text(name, 200)} {sha256} (name and sha256 only)")
+        return
+    if images is not None:
+        raise _fail(LossybenchError("--images goes with a SHA256; a dataset opened from its "
+                                    "data is counted"))
+    from lossybench.leaderboard.groundtruth_build import collect
+
     try:
-        Board(board).add_dataset(name, sha256, images)
+        found = collect(name, registry(ctx), limit or ())
+        added = Board(board).register(found)
     except LossybenchError as exc:
         raise _fail(exc) from None
-    _err(f"registered {name} {sha256}")
+    for d in added:
+        gt = (f" with its {clean_text(found.task or '', 40)} ground truth ({d.ground_truth.file})"
+              if d.ground_truth is not None else " (its task needs no ground truth)")
+        _err(f"registered {clean_text(d.name, 200)} {d.sha256} ({d.images} images){gt}")
 
 
 @datasets_app.command("list")
@@ -333,11 +364,13 @@ def datasets_list(board: BoardOpt, as_json: JsonOpt = False) -> None:
     except LossybenchError as exc:
         raise _fail(exc) from None
     if as_json:
-        _out(json.dumps([d.model_dump() for d in index.datasets], indent=2))
+        _out(json.dumps([d.model_dump(mode="json") for d in index.datasets], indent=2))
         return
     for d in index.datasets:
+        gt = (f"  {clean_text(d.ground_truth.task, 40)} ground truth"
+              if d.ground_truth is not None else "")
         _out(f"{clean_text(d.name, 200)}  {d.sha256}  "
-             f"{d.images if d.images is not None else '?'} images")
+             f"{d.images if d.images is not None else '?'} images{gt}")
 
 
 def main() -> None:

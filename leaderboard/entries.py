@@ -51,9 +51,12 @@ def entries_from_result(
             finetuned_from=base,
             provenance=Provenance(
                 lossybench=r.lossybench.version, created=r.created,
-                plugins=[f"{p.name} ({p.distribution} {p.version})" for p in r.lossybench.plugins],
+                plugins=[f"{p.name} ({p.distribution} {p.version})"
+                         + ("" if getattr(p, "status", None) in (None, "loaded")
+                            else f" [{p.status}]")
+                         for p in r.lossybench.plugins],
                 environment={k: str(v) for k, v in r.environment.model_dump().items()
-                             if k != "command"},
+                             if k != "command" and v is not None},
                 backend=c.backend.model_dump(), knob=c.quality,
                 weights_source=r.model.weights.source,
             ),

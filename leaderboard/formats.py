@@ -20,6 +20,7 @@ ENTRY_FORMAT = "lossybench-entry/1"
 HEX64 = r"^[0-9a-f]{64}$"
 ENTRY_FILE = r"^entries/[0-9a-f]{64}\.[0-9a-f]{16}\.json$"
 RESULT_FILE = r"^results/[0-9a-f]{64}\.json$"
+GROUND_TRUTH_FILE = r"^groundtruth/[0-9a-f]{64}\.json$"
 
 
 class Loose(BaseModel):
@@ -28,11 +29,24 @@ class Loose(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class GroundTruthRef(Loose):
+    """Where a registered dataset's ground truth is stored (``groundtruth.GroundTruth``)."""
+
+    file: str = Field(pattern=GROUND_TRUTH_FILE)
+    sha256: str = Field(pattern=HEX64)
+    #: the task whose targets it holds (detection, segmentation)
+    task: str = Field(max_length=200)
+
+
 class KnownDataset(Loose):
     name: str = Field(max_length=200)
     sha256: str = Field(pattern=HEX64)
     images: int | None = Field(default=None, ge=0)
     added: str = Field(max_length=40)
+    #: the ground truth its results' metrics are recomputed against (registered with
+    #: ``datasets add NAME[:LOCATION]``); its first ``images`` samples are this dataset.
+    #: None (not written): registered by name and sha256 only
+    ground_truth: GroundTruthRef | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class IndexEntry(Loose):
@@ -49,6 +63,9 @@ class IndexEntry(Loose):
 
 class Index(Loose):
     format: Literal["lossybench-board/1"] = INDEX_FORMAT
+    #: whether results without their per-image records may be entered (as unverified);
+    #: written only when true, so a default board's index reads as it always did
+    allow_unverified: bool = Field(default=False, exclude_if=lambda v: v is False)
     datasets: list[KnownDataset] = Field(default_factory=list)
     entries: list[IndexEntry] = Field(default_factory=list)
 
@@ -75,6 +92,9 @@ class Bootstrap(Loose):
     high: float | None
     defined: int = Field(ge=0)
     reason: str | None = Field(default=None, max_length=500)
+    #: each resample's curve (clean metric, then each point's bpp and metric): what the
+    #: board's intervals of the common-range score, the 95 %/99 % rates are computed from
+    curves: list[list[float | None]] | None = Field(default=None, max_length=100_000)
 
 
 class Provenance(Loose):
@@ -94,7 +114,11 @@ class Source(Loose):
 
 
 class BoardEntry(Loose):
-    """One ranked line: a model (with its weights) under one codec, on one dataset."""
+    """One ranked line: a model (with its weights) under one codec, on one dataset.
+
+    An entry whose source has no ``records_sha256`` was entered without its per-image
+    records: it is *unverified* (``verified`` is False) and shown as such.
+    """
 
     format: Literal["lossybench-entry/1"] = ENTRY_FORMAT
     id: str = Field(pattern=HEX64)
@@ -116,6 +140,11 @@ class BoardEntry(Loose):
     provenance: Provenance
     source: Source
     submitted: str = Field(max_length=40)
+
+    @property
+    def verified(self) -> bool:
+        """Whether its numbers were recomputed from the per-image records."""
+        return self.source.records_sha256 is not None
 
 
 def entry_id(task: str, dataset_sha256: str, model: str, weights: str | None, codec: str) -> str:

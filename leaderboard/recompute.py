@@ -2,7 +2,10 @@
 
 A stated number is trusted only when the records give it again. The aggregation is the
 locally registered task's own, wrapped so that a task which needs its dataset to
-aggregate turns into a note (bpp, PSNR and counts still checked) instead of an error.
+aggregate turns into a note (bpp, PSNR and counts still checked) instead of an error;
+a board that stores the dataset's ground truth gives the task a view of it and
+recomputes again (``groundtruth.verify``). Messages are sentences: an exception a task
+raises on malformed outcomes is described, never shown as its Python repr.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from lossybench.engine.results import RunResult
+from lossybench.errors import LossybenchError
 from lossybench.leaderboard.bounds import same
 from lossybench.leaderboard.problems import Report, fmt_value
 from lossybench.leaderboard.safejson import clean_text
+
+#: how the note on metrics that could not be recomputed starts (the board drops it once
+#: it has recomputed them against the registered ground truth)
+NOT_RECOMPUTED = "metrics not recomputed from the records"
 
 
 class _GuardedTask:
@@ -31,17 +39,31 @@ class _GuardedTask:
             return {str(k): float(v) for k, v in dict(out).items()}
         except Exception as exc:
             if self.failure is None:
-                self.failure = f"{type(exc).__name__}: {clean_text(exc, 200)}"
+                self.failure = _reason(exc)
             return None
 
 
-def recompute_from_records(report: Report, r: RunResult, records: list[dict[str, Any]]) -> None:
-    """Every per-point and clean aggregate from the records, as ``bench run`` computes them."""
+def _reason(exc: Exception) -> str:
+    """Why a task could not aggregate, as a sentence (a task's own errors say it best)."""
+    if isinstance(exc, LossybenchError):
+        return clean_text(exc, 200)
+    return "they are not outcomes of the form this task aggregates"
+
+
+def recompute_from_records(
+    report: Report, r: RunResult, records: list[dict[str, Any]], against: str = ""
+) -> None:
+    """Every per-point and clean aggregate from the records, as ``bench run`` computes them.
+
+    ``against`` names the ground truth the task was given (``report.task`` built on a
+    dataset view); its metrics must then be recomputed, and a failure is a problem.
+    """
     from lossybench.engine.run.summary import summarize_points
 
     name = report.records_file or "records"
     task_cls = report.task
     guarded = _GuardedTask(task_cls) if task_cls is not None else None
+    give = f"the records and {against} give" if against else "the records give"
     labels = {c.label for c in r.codecs}
     in_records = {rec["codec"] for rec in records if rec.get("codec") is not None}
     for extra in sorted(in_records - labels):
@@ -63,7 +85,13 @@ def recompute_from_records(report: Report, r: RunResult, records: list[dict[str,
         clean = guarded.aggregate(clean_ok)
         if clean is not None:
             works = True
-            _compare_metrics(report, "$.clean.metrics", r.clean.metrics, clean)
+            _compare_metrics(report, "$.clean.metrics", r.clean.metrics, clean, give)
+        elif against:
+            report.add("$.clean.metrics", f"task {clean_text(r.task.name, 60)!r} cannot "
+                       f"aggregate the records' clean outcomes against {against}: "
+                       f"{guarded.failure}")
+            report.task = None
+            return
     by_codec: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         if rec.get("codec") is not None:
@@ -86,12 +114,14 @@ def recompute_from_records(report: Report, r: RunResult, records: list[dict[str,
                     report.add(f"{path}.{key}", f"states {fmt_value(getattr(got, key))}, the "
                                f"records give {fmt_value(want[key])}")
             if want["metrics"] is not None and guarded is not None:
-                _compare_metrics(report, f"{path}.metrics", got.metrics, want["metrics"])
+                _compare_metrics(report, f"{path}.metrics", got.metrics, want["metrics"],
+                                 give)
     if guarded is None or guarded.failure:
-        why = guarded.failure if guarded else "no task to aggregate with"
-        report.notes.append(f"metrics not recomputed from the records: the task cannot "
-                            f"aggregate outcomes without its dataset ({why}); bpp, PSNR and "
-                            f"counts were checked")
+        report.notes.append(f"{NOT_RECOMPUTED}: task {clean_text(r.task.name, 60)!r} cannot "
+                            "aggregate them without its dataset, which only a board that "
+                            "registered the dataset with its ground truth (`bench leaderboard "
+                            "datasets add NAME[:LOCATION]`) provides; bpp, PSNR and counts "
+                            "were checked")
         report.task = None
 
 
@@ -103,11 +133,11 @@ class _NoTask:
 
 
 def _compare_metrics(
-    report: Report, path: str, stated: dict[str, float], recomputed: dict[str, float]
+    report: Report, path: str, stated: dict[str, float], recomputed: dict[str, float],
+    give: str = "the records give",
 ) -> None:
     for k in sorted(set(stated) | set(recomputed)):
         a, b = stated.get(k), recomputed.get(k)
         if not same(a, b):
             report.add(f"{path}.{k}" if k.isidentifier() else path,
-                       f"{clean_text(k, 60)}: states {fmt_value(a)}, the records give "
-                       f"{fmt_value(b)}")
+                       f"{clean_text(k, 60)}: states {fmt_value(a)}, {give} {fmt_value(b)}")

@@ -53,6 +53,8 @@ class RecordsHeader(BaseModel):
 
     lossybench_records: Literal[1]
     config_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: the rate-control version that chose the settings (absent before version 2)
+    rate_control: int | None = Field(default=None, ge=1, le=1000)
 
 
 def read_records(report: Report, path: Path, r: RunResult, limits: Limits) -> None:

@@ -9,127 +9,31 @@ through :func:`html.escape`; Markdown cells escape its special characters.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
-import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from lossybench.engine.aggregate import AREA_RANGE, COVER_TOLERANCE
-from lossybench.leaderboard.ranking import CHECKPOINTS, BoardView, Row
+from lossybench.leaderboard.markdown import md_escape, render_markdown
+from lossybench.leaderboard.page_assets import CSS, JS, csp
+from lossybench.leaderboard.ranking import CHECKPOINTS, BoardView, CodecRow, Row
+from lossybench.leaderboard.texts import (
+    UNVERIFIED,
+    UNVERIFIED_WHY,
+    bd_rate_text,
+    common_head,
+    keep_head,
+    keep_sort,
+    range_text,
+)
+from lossybench.leaderboard.thresholds import FRACTIONS, Threshold
 
-CSS = """
-:root { --fg:#1d2330; --muted:#5b6475; --line:#d9dde5; --head:#f2f4f8; --accent:#2457c5; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
-       margin: 0 auto; max-width: 1500px; padding: 24px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 36px 0 4px; border-bottom: 2px solid var(--line);
-     padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 20px 0 6px; }
-p.meta, p.note, figcaption { color: var(--muted); margin: 4px 0; }
-code { font-size: 12px; }
-.wrap { overflow-x: auto; }
-table { border-collapse: collapse; margin: 8px 0 4px; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 9px; text-align: right;
-         white-space: nowrap; }
-th { background: var(--head); position: sticky; top: 0; cursor: pointer; user-select: none; }
-th:focus { outline: 2px solid var(--accent); }
-th[aria-sort="ascending"]::after { content: " \\25B2"; color: var(--accent); }
-th[aria-sort="descending"]::after { content: " \\25BC"; color: var(--accent); }
-td.t, th.t { text-align: left; }
-td.wrap-text { white-space: normal; min-width: 12em; max-width: 26em; }
-td.na { color: var(--muted); }
-tr.unranked td { color: var(--muted); }
-tr:hover td { background: #f7f9fc; }
-.ci { color: var(--muted); font-size: 12px; }
-figure { margin: 12px 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-"""
-
-JS = """
-(function () {
-  function sortTable(table, col, dir) {
-    var th = table.tHead.rows[0].cells[col];
-    if (!th) { return; }
-    var numeric = th.getAttribute('data-type') === 'number';
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[col].getAttribute('data-sort'), y = b.cells[col].getAttribute('data-sort');
-      var xe = x === null || x === '', ye = y === null || y === '';
-      if (xe || ye) { return xe === ye ? 0 : (xe ? 1 : -1); }
-      var c = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
-      return dir === 'asc' ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) {
-      h.setAttribute('aria-sort', 'none');
-    });
-    th.setAttribute('aria-sort', dir === 'asc' ? 'ascending' : 'descending');
-    table.setAttribute('data-sorted', col + ':' + dir);
-  }
-  function toggle(table, col) {
-    var th = table.tHead.rows[0].cells[col];
-    var cur = th.getAttribute('aria-sort');
-    var first = th.getAttribute('data-first') || 'asc';
-    var dir = cur === 'ascending' ? 'desc' : cur === 'descending' ? 'asc' : first;
-    sortTable(table, col, dir);
-  }
-  var tables = document.querySelectorAll('table.sortable');
-  Array.prototype.forEach.call(tables, function (table) {
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
-      th.tabIndex = 0;
-      th.addEventListener('click', function () { toggle(table, i); });
-      th.addEventListener('keydown', function (ev) {
-        if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); toggle(table, i); }
-      });
-    });
-  });
-  // URL hooks, e.g. page.html#sort=entries-0.3:asc or #click=entries-0.3,entries-0.3
-  var hash = decodeURIComponent(location.hash || '');
-  var m = /sort=([A-Za-z0-9_-]+)\\.(\\d+):(asc|desc)/.exec(hash);
-  if (m) {
-    var t = document.getElementById(m[1]);
-    if (t) { sortTable(t, parseInt(m[2], 10), m[3]); }
-  }
-  var c = /click=([A-Za-z0-9_.,-]+)/.exec(hash);
-  if (c) {
-    c[1].split(',').forEach(function (item) {
-      var parts = item.split('.'), t = document.getElementById(parts[0]);
-      var th = t && t.tHead.rows[0].cells[parseInt(parts[1], 10)];
-      if (th) { th.click(); }
-    });
-  }
-  function plots() {
-    var imgs = document.querySelectorAll('img.plot'), ok = 0;
-    Array.prototype.forEach.call(imgs, function (img) {
-      if (img.complete && img.naturalWidth > 0) { ok += 1; img.setAttribute('data-ok', '1'); }
-    });
-    document.body.setAttribute('data-plots', ok + '/' + imgs.length);
-  }
-  plots();
-  window.addEventListener('load', plots);
-})();
-"""
-
+__all__ = ["UNVERIFIED", "UNVERIFIED_WHY", "esc", "md_escape", "plot_png", "render_html",
+           "render_markdown", "write_site"]
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _num(v: float | None, spec: str = ".3f") -> str:
-    return "" if v is None else format(v, spec)
-
-
-def _csp() -> str:
-    def h(s: str) -> str:
-        return "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-
-    return (f"default-src 'none'; img-src data:; style-src {h(CSS)}; script-src {h(JS)}; "
-            "base-uri 'none'; form-action 'none'")
 
 
 def _mpl_label(text: str) -> str:
@@ -146,9 +50,13 @@ def plot_png(view: BoardView) -> bytes:
 
     fig, ax = plt.subplots(figsize=(8, 4.6), dpi=100)
     try:
-        ax.axvspan(*AREA_RANGE, color="#eef2fb", zorder=0, label="ranked range")
+        if view.common_range is not None:
+            ax.axvspan(*view.common_range, color="#eef2fb", zorder=0,
+                       label=f"ranked range {range_text(view)}")
+        for x in AREA_RANGE:
+            ax.axvline(x, color="#9aa3b5", lw=0.8, ls=":", zorder=0)
         markers = "os^DvP*Xh<>"
-        shown = [r for r in view.rows if r.points][:24]
+        shown = [r for r in view.ranked() if r.points][:24]
         for k, r in enumerate(shown):
             xs = [b for b, _ in r.points]
             ys = [m for _, m in r.points]
@@ -185,34 +93,65 @@ def _val(v: float | None, reason: str, spec: str = ".3f") -> str:
     return _td(esc(format(v, spec)), repr(v))
 
 
-ENTRY_COLUMNS: list[tuple[str, str, str]] = [
-    ("rank", "number", "asc"), ("model", "text", ""), ("codec", "text", ""),
-    ("clean", "number", "desc"),
-    *[(f"@{b:g} bpp", "number", "desc") for b in CHECKPOINTS],
-    (f"drop @{CHECKPOINTS[0]:g}", "number", "asc"),
-    ("robustness [95% CI]", "number", "desc"), ("BD vs JPEG", "number", "desc"),
-    ("recovered", "number", "desc"), ("backend", "text", ""), ("note", "text", ""),
-]
+def entry_columns(view: BoardView) -> list[tuple[str, str, str]]:
+    return [
+        ("rank", "number", "asc"), ("model", "text", ""), ("codec", "text", ""),
+        ("clean", "number", "desc"), (f"{common_head(view)} [95% CI]", "number", "desc"),
+        *[(keep_head(f), "number", "asc") for f in FRACTIONS],
+        ("BD-rate vs JPEG", "number", "asc"),
+        (f"robustness {AREA_RANGE[0]:g}–{AREA_RANGE[1]:g} bpp [95% CI]", "number", "desc"),
+        *[(f"@{b:g} bpp", "number", "desc") for b in CHECKPOINTS],
+        (f"drop @{CHECKPOINTS[0]:g}", "number", "asc"), ("BD-metric vs JPEG", "number", "desc"),
+        ("recovered", "number", "desc"), ("backend", "text", ""), ("note", "text", ""),
+    ]
 
 
-def _entry_row(r: Row) -> str:
+def _score(v: float | None, lo: float | None, hi: float | None, why: str, ci_why: str) -> str:
+    if v is None:
+        return _td("—", "", "na", why)
+    ci = (f' <span class="ci">[{lo:.3f}, {hi:.3f}]</span>'
+          if lo is not None and hi is not None else "")
+    return _td(esc(f"{v:.3f}") + ci, repr(v), "", ci_why or "95% bootstrap interval over images")
+
+
+def _keep(t: Threshold) -> str:
+    v = t.value
+    if v.bpp is None:
+        return _td("—", "", "na", v.reason)
+    ci = ""
+    if t.low is not None and t.high is not None:
+        ci = f' <span class="ci">[{esc(t.low.text())}, {esc(t.high.text())}]</span>'
+    title = {"below": "keeps the level at every measured rate",
+             "above": "below the level even at its highest measured rate"}.get(v.bound, "")
+    title = "; ".join(x for x in (title, t.ci_reason or "95% bootstrap interval") if x)
+    return _td(esc(v.text()) + ci, keep_sort(v), "", title)
+
+
+def _bd_rate(v: float | None, reason: str) -> str:
+    if reason == "reference":
+        return _td("ref", "0.0", "na", "this is the JPEG reference of the model")
+    return _td(esc(bd_rate_text(v, reason)), "" if v is None else repr(v),
+               "na" if v is None else "", reason)
+
+
+def _entry_row(r: Row, unverified: Collection[str] = ()) -> str:
+    rank = r.common_rank
+    marks = (' <span class="ci">finetuned</span>' if r.finetuned_from else "") + (
+        f' <span class="ci">{UNVERIFIED}</span>' if r.id in unverified else "")
     cells = [
-        _td(str(r.rank) if r.rank else "—", r.rank if r.rank else "", "" if r.rank else "na",
-            r.unranked_reason),
-        _td(esc(r.model) + (' <span class="ci">finetuned</span>' if r.finetuned_from else ""),
-            r.model.lower(), "t", f"weights sha256 {r.weights_sha256 or 'none (random)'}"),
+        _td(str(rank) if rank else "—", rank if rank else "", "" if rank else "na",
+            r.common_reason),
+        _td(esc(r.model) + marks, r.model.lower(), "t",
+            f"weights sha256 {r.weights_sha256 or 'none (random)'}"),
         _td(esc(r.codec_label), r.codec_label.lower(), "t"),
         _val(r.clean, "no clean metric"),
+        _score(r.common, r.common_low, r.common_high, r.common_reason, r.common_ci_reason),
+        *[_keep(r.keep[f"{f:g}"]) for f in FRACTIONS],
+        _bd_rate(r.bd_rate, r.bd_rate_reason),
+        _score(r.robustness, r.ci_low, r.ci_high, r.unranked_reason, r.ci_reason),
     ]
     cells += [_val(r.at[f"{b:g}"], r.at_reason[f"{b:g}"]) for b in CHECKPOINTS]
     cells.append(_val(r.drop, r.drop_reason, ".1%"))
-    if r.robustness is None:
-        cells.append(_td("—", "", "na", r.unranked_reason))
-    else:
-        ci = (f' <span class="ci">[{r.ci_low:.3f}, {r.ci_high:.3f}]</span>'
-              if r.ci_low is not None and r.ci_high is not None else "")
-        cells.append(_td(esc(f"{r.robustness:.3f}") + ci, repr(r.robustness), "",
-                         r.ci_reason or "95% bootstrap interval over images"))
     if r.bd_reason == "reference":
         cells.append(_td("ref", "0.0", "na", "this is the JPEG reference of the model"))
     else:
@@ -222,10 +161,24 @@ def _entry_row(r: Row) -> str:
     else:
         cells.append(_td("", "", "na"))
     cells.append(_td(esc(r.backend), r.backend.lower(), "t wrap-text"))
-    note = r.unranked_reason or (r.ci_reason if r.robustness is not None else "")
+    note = r.common_reason or r.common_ci_reason
     cells.append(_td(esc(note), note.lower(), "t wrap-text"))
-    cls = ' class="unranked"' if r.rank is None else ""
+    cls = ' class="unranked"' if rank is None else ""
     return f"<tr{cls} data-id=\"{esc(r.id)}\">" + "".join(cells) + "</tr>"
+
+
+def _codec_row(c: CodecRow) -> str:
+    per_model = "; ".join(f"{m}: {bd_rate_text(v, c.bd_rate_reason)}"
+                          for m, v in c.bd_rate_models.items())
+    return ("<tr>"
+            + _td(str(c.common_rank) if c.common_rank else "—", c.common_rank or "",
+                  "" if c.common_rank else "na", "" if c.common_rank else "not scored")
+            + _td(esc(c.codec), c.codec.lower(), "t")
+            + _val(c.common_mean, "no entry with this codec is scored on the common range")
+            + _bd_rate(c.bd_rate_mean, c.bd_rate_reason)
+            + _td(esc(per_model), per_model.lower(), "t wrap-text")
+            + _val(c.mean, c.reason) + _val(c.std, c.reason) + _td(str(c.models), c.models)
+            + "</tr>")
 
 
 def _head(cols: Sequence[tuple[str, str, str]]) -> str:
@@ -238,49 +191,53 @@ def _head(cols: Sequence[tuple[str, str, str]]) -> str:
     return "<thead><tr>" + "".join(ths) + "</tr></thead>"
 
 
-def _board_section(k: int, v: BoardView) -> str:
+def _board_section(k: int, v: BoardView, unverified: Collection[str] = ()) -> str:
     png = base64.b64encode(plot_png(v)).decode()
     alt = f"{v.headline} against bits per pixel for {len(v.rows)} entries"
-    ranked = sum(1 for r in v.rows if r.rank is not None)
-    rows = "".join(_entry_row(r) for r in v.rows)
-    codec_rows = "".join(
-        "<tr>"
-        + _td(str(c.rank) if c.rank else "—", c.rank or "", "" if c.rank else "na", c.reason)
-        + _td(esc(c.codec), c.codec.lower(), "t")
-        + _val(c.mean, c.reason)
-        + _val(c.std, c.reason)
-        + _td(str(c.models), c.models)
-        + "</tr>"
-        for c in v.codecs
-    )
+    rows = v.ranked()
+    ranked = sum(1 for r in rows if r.common_rank is not None)
+    body = "".join(_entry_row(r, unverified) for r in rows)
+    marked = sum(1 for r in rows if r.id in unverified)
+    note = (f'<p class="note">{marked} {UNVERIFIED} entries: {esc(UNVERIFIED_WHY)}.</p>'
+            if marked else "")
+    codec_rows = "".join(_codec_row(c) for c in sorted(
+        v.codecs, key=lambda c: (c.common_rank is None, c.common_rank or 0, c.codec)))
     codec_cols = [("rank", "number", "asc"), ("codec", "text", ""),
-                  ("mean robustness", "number", "desc"), ("std over models", "number", "asc"),
-                  ("models", "number", "desc")]
+                  (f"mean robustness {range_text(v)}", "number", "desc"),
+                  ("mean BD-rate vs JPEG", "number", "asc"), ("BD-rate per model", "text", ""),
+                  (f"mean robustness {AREA_RANGE[0]:g}–{AREA_RANGE[1]:g} bpp", "number", "desc"),
+                  ("std over models", "number", "asc"), ("models", "number", "desc")]
+    common = (f"ranked on <b>{esc(range_text(v))}</b>, the rates all its entries were measured at"
+              if v.common_range else "no rate range to rank on")
+    cnote = f'<p class="note">{esc(v.common_note)}.</p>' if v.common_note else ""
     return f"""
 <section id="board-{k}">
 <h2>{esc(v.task)} · {esc(v.dataset)}</h2>
 <p class="meta">headline metric <b>{esc(v.headline)}</b> · {v.images} images · dataset sha256
-<code>{esc(v.dataset_sha256)}</code> · {ranked} of {len(v.rows)} entries ranked</p>
-<figure><img class="plot" src="data:image/png;base64,{png}" alt="{esc(alt)}" width="800"
+<code>{esc(v.dataset_sha256)}</code> · {common} · {ranked} of {len(rows)} entries ranked</p>
+{cnote}<figure><img class="plot" src="data:image/png;base64,{png}" alt="{esc(alt)}" width="800"
 height="460"><figcaption>{esc(v.headline)} vs bpp (log scale); the shaded band is the ranked
-range {AREA_RANGE[0]:g}–{AREA_RANGE[1]:g} bpp.</figcaption></figure>
-<div class="wrap"><table class="sortable entries" id="entries-{k}">{_head(ENTRY_COLUMNS)}
-<tbody>{rows}</tbody></table></div>
-<h3>Codecs (robustness averaged over models)</h3>
+range {esc(range_text(v))}, the dotted lines {AREA_RANGE[0]:g} and {AREA_RANGE[1]:g} bpp.
+</figcaption></figure>
+<div class="wrap"><table class="sortable entries" id="entries-{k}">{_head(entry_columns(v))}
+<tbody>{body}</tbody></table></div>{note}
+<h3>Codecs (averaged over models; BD-rate against each model's JPEG entry)</h3>
 <div class="wrap"><table class="sortable codecs" id="codecs-{k}">{_head(codec_cols)}
 <tbody>{codec_rows}</tbody></table></div>
 </section>"""
 
 
 def render_html(views: Sequence[BoardView], title: str = "lossybench leaderboard",
-                generated: str = "") -> str:
-    sections = "".join(_board_section(k, v) for k, v in enumerate(views))
+                generated: str = "", unverified: Collection[str] = ()) -> str:
+    """The page; entries whose ids are in ``unverified`` are marked as such."""
+    sections = "".join(_board_section(k, v, unverified) for k, v in enumerate(views))
     empty = "" if views else '<p class="note">The board has no entries yet.</p>'
+    keep = " / ".join(f"{f:.0%}" for f in FRACTIONS)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{esc(_csp())}">
+<meta http-equiv="Content-Security-Policy" content="{esc(csp())}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{esc(title)}</title>
@@ -289,15 +246,21 @@ def render_html(views: Sequence[BoardView], title: str = "lossybench leaderboard
 <body>
 <header>
 <h1>{esc(title)}</h1>
-<p class="note">Entries (model × codec) are ranked by <b>robustness</b>: the area under the
-headline metric against log2(bpp) on {AREA_RANGE[0]:g}–{AREA_RANGE[1]:g} bpp (monotone PCHIP
-interpolation; not extrapolated, only held flat within {COVER_TOLERANCE:.0%} of the range's ends),
-divided by the clean metric times the range's width; 1.0 means no loss. An entry's rank is
-1 + the number of entries whose 95% bootstrap interval lies wholly above its own: entries with
-overlapping intervals are not told apart. “@ x bpp” is the
-metric interpolated at that rate; BD vs JPEG is the Bjøntegaard delta of the metric against the
-same model's JPEG entry; recovered is the share of the drop at {CHECKPOINTS[0]:g} bpp won back by
-finetuning. Click a column header to sort.</p>
+<p class="note">Entries (model × codec) are ranked by <b>robustness on the common range</b>: the
+rates every entry of the board was measured at (from the highest of their lowest mean bpp to the
+lowest of their highest), so that no entry is extrapolated. Robustness is the area under the
+headline metric against log2(bpp) (monotone PCHIP interpolation) divided by the clean metric
+times the range's width; 1.0 means no loss. The same on {AREA_RANGE[0]:g}–{AREA_RANGE[1]:g} bpp
+stands beside it where an entry covers that range (ends held flat within
+{COVER_TOLERANCE:.0%}). An entry's rank is 1 + the number of entries whose 95% bootstrap
+interval lies wholly above its own: entries with overlapping intervals are not told apart.
+“{keep} kept at bpp” is the lowest rate from which the metric stays at or above that share of
+the clean metric (the curve followed down from its highest point; “≤” when it never falls
+below it, “&gt;” when even the highest point is below). BD-rate vs JPEG is the Bjøntegaard rate
+difference at equal metric against the same model's JPEG entry (negative: fewer bits); BD-metric
+the metric difference at equal rate. “@ x bpp” is the metric interpolated at that rate;
+recovered is the share of the drop at {CHECKPOINTS[0]:g} bpp won back by finetuning. Click a
+column header to sort.</p>
 </header>
 <main>{sections}{empty}</main>
 <footer>Generated by lossybench{(" · " + esc(generated)) if generated else ""}.</footer>
@@ -307,62 +270,15 @@ finetuning. Click a column header to sort.</p>
 """
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
-
-
-def md_escape(text: object) -> str:
-    """A Markdown table cell that renders literally (no HTML, links, emphasis or pipes)."""
-    s = " ".join(str(text).split())
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-def _md(v: float | None, spec: str = ".3f") -> str:
-    return "—" if v is None else format(v, spec)
-
-
-def render_markdown(views: Sequence[BoardView]) -> str:
-    out = []
-    for v in views:
-        out.append(f"### {md_escape(v.task)} · {md_escape(v.dataset)} "
-                   f"({md_escape(v.headline)}, {v.images} images)\n")
-        head = ["rank", "model", "codec", "clean", *[f"@{b:g} bpp" for b in CHECKPOINTS],
-                f"drop @{CHECKPOINTS[0]:g}", "robustness", "95% CI", "BD vs JPEG", "recovered"]
-        out.append("| " + " | ".join(md_escape(h) for h in head) + " |")
-        out.append("|" + "|".join(["---:", ":---", ":---"] + ["---:"] * (len(head) - 3)) + "|")
-        for r in v.rows:
-            ci = (f"{r.ci_low:.3f}–{r.ci_high:.3f}" if r.ci_low is not None
-                  and r.ci_high is not None else "—")
-            bd = "ref" if r.bd_reason == "reference" else _md(r.bd, "+.3f")
-            cells = [str(r.rank) if r.rank else "—",
-                     md_escape(r.model) + (" (finetuned)" if r.finetuned_from else ""),
-                     md_escape(r.codec_label), _md(r.clean),
-                     *[_md(r.at[f"{b:g}"]) for b in CHECKPOINTS], _md(r.drop, ".1%"),
-                     _md(r.robustness), md_escape(ci), bd,
-                     _md(r.recovered, ".0%") if r.finetuned_from else ""]
-            out.append("| " + " | ".join(cells) + " |")
-        unranked = [r for r in v.rows if r.rank is None]
-        if unranked:
-            out.append("")
-            out.append("Unranked:")
-            out += [f"- {md_escape(r.model)} · {md_escape(r.codec_label)}: "
-                    f"{md_escape(r.unranked_reason)}" for r in unranked]
-        out.append("")
-    if not views:
-        out.append("The board has no entries yet.\n")
-    return "\n".join(out)
-
-
-def write_site(views: Sequence[BoardView], out: Path, title: str, generated: str = "") -> list[
-    Path
-]:
+def write_site(views: Sequence[BoardView], out: Path, title: str, generated: str = "",
+               unverified: Collection[str] = ()) -> list[Path]:
     """``out/index.html`` and ``out/leaderboard.md``, each written atomically."""
     import os
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("index.html", render_html(views, title, generated)),
-                       ("leaderboard.md", render_markdown(views))):
+    for name, text in (("index.html", render_html(views, title, generated, unverified)),
+                       ("leaderboard.md", render_markdown(views, unverified))):
         path = out / name
         tmp = path.with_name(f".{name}.tmp")
         tmp.write_text(text, encoding="utf-8")

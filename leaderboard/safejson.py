@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lossybench.engine.results import UNSAFE_CHARS
+
 #: Defaults; every one can be changed on the command line.
 MAX_RESULT_BYTES = 5 * 1024 * 1024
 MAX_RECORDS_BYTES = 200 * 1024 * 1024
@@ -29,7 +31,8 @@ MAX_ABS_INT = 2**63
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+#: what a result's strings may not hold (lossybench.engine.results), escaped in messages
+_UNSAFE_CHARS = re.compile(UNSAFE_CHARS)
 
 
 class UnsafeInput(Exception):
@@ -51,6 +54,10 @@ class Limits:
     max_depth: int = MAX_DEPTH
 
 
+def _escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+
+
 def clean_text(text: object, limit: int = 300) -> str:
     """A string safe for a terminal line: control and bidi characters escaped, truncated.
 
@@ -58,7 +65,7 @@ def clean_text(text: object, limit: int = 300) -> str:
     terminal (ANSI escapes) or reorder what the admin reads (bidi overrides).
     """
     s = str(text)
-    s = _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
+    s = _UNSAFE_CHARS.sub(lambda m: _escape(m.group()), s)
     s = "".join(
         c if unicodedata.category(c) != "Cs" else f"\\u{ord(c):04x}" for c in s
     )

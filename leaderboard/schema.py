@@ -2,19 +2,26 @@
 
 The JSON Schema is the one ``bench schema`` prints, so a submitter's own schema check
 and the board's agree; its errors point inside ``anyOf`` branches so that a problem names
-the field that is wrong rather than the union that holds it.
+the field that is wrong rather than the union that holds it. Each field gets one message
+that says what the rule is in words (``lossybench.engine.results.PATTERNS``), not the
+regex, and which character broke it when it is an unsafe one.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from lossybench.engine.results import RunResult, shipped_schema
+from lossybench.engine.results import PATTERNS, STATED, RunResult, shipped_schema, string_problem
 from lossybench.leaderboard.problems import Report, short_message
-from lossybench.leaderboard.safejson import Limits, UnsafeInput, json_path, loads
+from lossybench.leaderboard.safejson import Limits, UnsafeInput, clean_text, json_path, loads
+
+#: When one field breaks several rules, the message of the most telling one is shown.
+_PRIORITY = {"not": 0, "const": 1, "enum": 1, "pattern": 2, "minLength": 3, "maxLength": 3}
+_SCHEMA_HINT = "; `bench schema` prints the format, and `bench run` writes results that keep it"
 
 
 @functools.cache
@@ -26,30 +33,59 @@ def _schema_validator() -> Any:
     )
 
 
+def _specific(err: Any) -> Any:
+    """The error inside an anyOf/oneOf branch whose type matched, or ``err`` itself."""
+    from jsonschema.exceptions import best_match
+
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # only branches whose type matched say something about this value
+        wrong_type = {e.relative_schema_path[0] for e in err.context if e.validator == "type"}
+        specific = [e for e in err.context if e.relative_schema_path[0] not in wrong_type]
+        if specific:
+            return _specific(best_match(specific))
+    return err
+
+
 def _schema_problem(err: Any) -> tuple[str, str]:
     """(JSON path, message) of a schema error, pointing inside anyOf branches."""
-    from jsonschema.exceptions import best_match
-
+    inner = _specific(err)
     where = list(err.absolute_path)
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        specific = [e for e in err.context if e.validator != "type"]
-        if specific:
-            where += list(best_match(specific).relative_path)
-    return json_path(where), f"schema: {_schema_message(err)}"
+    if inner is not err:
+        where += list(inner.absolute_path)[len(where):]
+    return json_path(where), f"schema: {_schema_message(err, inner)}"
 
 
-def _schema_message(err: Any) -> str:
-    from jsonschema.exceptions import best_match
+def _quoted(value: Any) -> str:
+    return clean_text(repr(value), 120)
 
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        # the branch whose type matched says what is wrong ("less than the minimum");
-        # when no type matched, name them all rather than an arbitrary one
-        specific = [e for e in err.context if e.validator != "type"]
-        if not specific:
-            types = " or ".join(repr(e.validator_value) for e in err.context)
-            return f"{short_message(repr(err.instance))} is not of type {types}"
-        return short_message(best_match(specific).message)
-    return short_message(err.message)
+
+def _schema_message(err: Any, inner: Any) -> str:
+    if inner is err and err.validator in ("anyOf", "oneOf") and err.context:
+        # no branch's type matched: name them all rather than an arbitrary one
+        types = " or ".join(dict.fromkeys(
+            repr(e.validator_value) for e in err.context if e.validator == "type"))
+        return f"{short_message(repr(err.instance))} is not of type {types}"
+    key = "key " if "propertyNames" in inner.relative_schema_path else ""
+    v, value = inner.validator, inner.instance
+    if v == "not" and isinstance(value, str):
+        why = string_problem(value, name=True) or "is not allowed here"
+        return f"{key}{_quoted(value)} {why}"
+    if v == "pattern" and isinstance(value, str):
+        rule = PATTERNS.get(inner.validator_value, f"does not match {inner.validator_value!r}")
+        return f"{key}{_quoted(value)} {rule}"
+    if v == "minLength" and isinstance(value, str) and not value:
+        if key:
+            return "has an empty key; keys name something, so they must be given"
+        return "is empty; it names something, so it must be given"
+    if v == "const":
+        got = clean_text(json.dumps(value, ensure_ascii=True), 120)
+        return f"is {got}; it must be {json.dumps(inner.validator_value)}"
+    if v == "maxLength" and isinstance(value, str):
+        return (f"{key}is {len(value)} characters long, over the cap of "
+                f"{inner.validator_value}")
+    if v == "required":
+        return short_message(inner.message) + _SCHEMA_HINT
+    return short_message(inner.message)
 
 
 def parse_result(report: Report, data: bytes, limits: Limits) -> dict[str, Any] | None:
@@ -66,9 +102,19 @@ def parse_result(report: Report, data: bytes, limits: Limits) -> dict[str, Any] 
     if not isinstance(doc, dict):
         report.add("$", f"a result is a JSON object, not {type(doc).__name__}")
         return None
-    errors = sorted(_schema_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
-    for err in errors:
-        report.add(*_schema_problem(err))
+    errors = list(_schema_validator().iter_errors(doc))
+    # one message per field: the most telling rule it breaks ("required" and
+    # "additionalProperties" name their key, so each of those is kept)
+    best: dict[tuple[str, str], tuple[int, str]] = {}
+    for err in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        path, message = _schema_problem(err)
+        inner = _specific(err)
+        rank = _PRIORITY.get(inner.validator, 5)
+        slot = (path, message if inner.validator in ("required", "additionalProperties") else "")
+        if slot not in best or rank < best[slot][0]:
+            best[slot] = (rank, message)
+    for (path, _), (_, message) in best.items():
+        report.add(path, message)
     if errors:
         return None
     return doc
@@ -76,7 +122,7 @@ def parse_result(report: Report, data: bytes, limits: Limits) -> dict[str, Any] 
 
 def model_result(report: Report, doc: dict[str, Any]) -> RunResult | None:
     try:
-        return RunResult.model_validate(doc, strict=True)
+        return RunResult.model_validate(doc, strict=True, context=STATED)
     except ValidationError as exc:
         for e in exc.errors():
             report.add(json_path(list(e["loc"])), short_message(e["msg"]))

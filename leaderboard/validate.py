@@ -10,6 +10,11 @@ this one runs them in order and is what the command line and the board call.
 
 Metrics are recomputed only by a task registered in the local installation, looked up
 by name in the plugin registry; nothing named in a submission is ever imported.
+
+The per-image records are required: without them a result's numbers can only be checked
+for consistency with each other, and an inflated but consistent result would pass. Only
+``require_records=False`` (``--allow-unverified``, for a board that accepts unverified
+entries) checks a result without them, and says so in a note.
 """
 
 from __future__ import annotations
@@ -48,8 +53,12 @@ def validate_file(
     registry: Any = None,
     records: Path | Literal[False] | None = None,
     limits: Limits | None = None,
+    require_records: bool = True,
 ) -> Report:
-    """Validate one result file (and its records); never raises for bad input."""
+    """Validate one result file (and its records); never raises for bad input.
+
+    ``require_records=False`` accepts a result without its per-image JSONL as unverified.
+    """
     limits = limits or Limits()
     path = Path(path)
     report = Report(file=str(path))
@@ -70,7 +79,7 @@ def validate_file(
         return report
     report.task_cls = task_cls
     try:
-        _check(report, path, result, task_cls, records, limits)
+        _check(report, path, result, task_cls, records, limits, require_records)
     except Exception as exc:  # a check that trips over input nobody foresaw still rejects
         report.add("$", f"could not be checked ({type(exc).__name__}: {clean_text(exc, 200)})")
     if report.problems:
@@ -80,19 +89,25 @@ def validate_file(
 
 def _check(
     report: Report, path: Path, result: RunResult, task_cls: Any,
-    records: Path | Literal[False] | None, limits: Limits,
+    records: Path | Literal[False] | None, limits: Limits, require_records: bool,
 ) -> None:
     check_semantics(report, result, task_cls)
     if report.problems:
         return
-    report.result = result
     jsonl = find_records(path, records)
-    if jsonl is None:
-        if result.records is not None:
-            report.notes.append("no per-image records given (pass --records FILE or put "
-                                f"{path.with_suffix('.jsonl').name} next to the result): "
-                                "per-image checks and bootstrap intervals skipped")
-    else:
+    missing = _records_missing(path, result, records, jsonl)
+    if missing is not None:
+        if require_records:
+            report.add("$.records", f"{missing}: without them not one number can be "
+                       "recomputed, so results are refused without their records; give "
+                       "the JSONL `bench run` wrote next to the result (only a board made "
+                       "with `bench leaderboard init --allow-unverified` takes results "
+                       "without it, with --allow-unverified, and marks them unverified)")
+            return
+        report.notes.append(f"unverified: {missing}; only the consistency of the stated "
+                            "numbers was checked (no per-image checks, no bootstrap interval)")
+    report.result = result
+    if jsonl is not None and result.records is not None:
         try:
             report.task = task_cls(None)
         except Exception as exc:
@@ -100,6 +115,20 @@ def _check(
             report.notes.append(f"task {result.task.name!r} cannot be built without its "
                                 f"dataset ({type(exc).__name__})")
         read_records(report, jsonl, result, limits)
+
+
+def _records_missing(
+    path: Path, result: RunResult, records: Path | Literal[False] | None, jsonl: Path | None
+) -> str | None:
+    """Why the per-image records cannot be checked, or None when they can."""
+    if result.records is None:
+        return "the result states no per-image records (\"records\": null)"
+    if records is False:
+        return "the per-image records were not read (--no-records)"
+    if jsonl is None:
+        return (f"no per-image records given (pass --records FILE, or put "
+                f"{clean_text(path.with_suffix('.jsonl').name, 120)} next to the result)")
+    return None
 
 
 def _lookup_task(report: Report, name: str, registry: Any) -> Any:
@@ -116,11 +145,12 @@ def _lookup_task(report: Report, name: str, registry: Any) -> Any:
 def validate_files(
     paths: Sequence[str | Path], registry: Any = None,
     records: Path | Literal[False] | None = None, limits: Limits | None = None,
+    require_records: bool = True,
 ) -> list[Report]:
     if records not in (None, False) and len(paths) != 1:
         raise LossybenchError("--records needs exactly one result file")
     reg = registry if registry is not None else get_registry()
-    return [validate_file(p, reg, records, limits) for p in paths]
+    return [validate_file(p, reg, records, limits, require_records) for p in paths]
 
 
 def result_digest(report: Report) -> str:

@@ -19,6 +19,8 @@ FOLDERS = (("core", "lossybench"), ("plugins", "lossybench.plugins"),
            ("leaderboard", "lossybench.leaderboard"))
 LAYERS = (
     ("cli", "CLI (`lossybench.cli`): one module per command; the only place typer and rich live"),
+    ("api",
+     "Python API (`lossybench.api`, `lossybench.transforms`): bring your own model and data"),
     ("engine", "Engine (`lossybench.engine`): runs, sweeps, finetunes; no UI"),
     ("kits", "Kits (`lossybench.kits`): what plugins share"),
     ("", "Contract (top level of `lossybench`): what a plugin implements, and its loader"),
@@ -48,7 +50,9 @@ def modules() -> list[tuple[str, str, str]]:
 def layer_of(name: str) -> str:
     rest = name.removeprefix("lossybench").lstrip(".")
     head = rest.split(".")[0]
-    return head if head in ("cli", "engine", "kits", "plugins", "leaderboard") else ""
+    if head == "transforms":
+        return "api"
+    return head if head in ("cli", "api", "engine", "kits", "plugins", "leaderboard") else ""
 
 
 def render() -> str:

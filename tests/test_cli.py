@@ -105,7 +105,7 @@ def test_rate_tolerance_option_reaches_the_run_config(tmp_path):
 
     runner = CliRunner()
     toml = tmp_path / "run.toml"
-    for args, expected in (([], 0.1), (["--rate-tolerance", "0"], 0.0)):
+    for args, expected in (([], 0.0), (["--rate-tolerance", "0.1"], 0.1)):
         res = runner.invoke(
             app, ["run", "--task", "classification", *args, "--save-config", str(toml)]
         )

@@ -614,3 +614,12 @@ def test_program_next_to_the_toml(
     cls.check_available()
     _, decoded = cls().roundtrip(small, 50)
     assert np.array_equal(decoded, small)
+
+
+def test_version_line_is_made_printable() -> None:
+    """A program's banner may carry colour codes or tabs; a result (and the board) refuse
+    control characters, so the recorded version line is cleaned and capped."""
+    from lossybench.plugins.codecs.external.codec import VERSION_CHARS, printable
+
+    assert printable("\x1b[1mcjpeg\x1b[0m version\t9f\u202e") == "cjpeg version9f"
+    assert len(printable("v" * 500)[:VERSION_CHARS]) == 200

@@ -633,8 +633,33 @@ def test_cli_trains_with_progress_and_writes_the_report(tmp_path: Path, data: Pa
     assert "recovered" in proc.stdout + proc.stderr
 
 
+def test_cli_seeds_reports_the_spread(tmp_path: Path, data: Path) -> None:
+    """--seeds 2: each seed in its own folder, seeds.json holds mean ± std of each figure
+    computed from the two reports (checked here by hand)."""
+    out = tmp_path / "seeds"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lossybench", "finetune", "--task", "classification",
+         "--model", "torchvision:mobilenet_v3_small", "--weights", "random",
+         "--train-dataset", f"labels:{data / 'labels.csv'}",
+         "--val-dataset", f"labels:{data / 'labels.csv'}", "--task-option", "num_classes=1000",
+         "-c", "jpeg", "--bpp", "0.5", "--steps", "2", "--batch-size", "2", "--seeds", "2",
+         "--seed", "3", "--workers", "0", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reports = [json.loads((out / f"seed-{s}" / "finetune.json").read_text()) for s in (3, 4)]
+    assert [r["config"]["seed"] for r in reports] == [3, 4]
+    spread = json.loads((out / "seeds.json").read_text())
+    after = [r["summary"]["clean_after"] for r in reports]
+    assert spread["seeds"] == [3, 4]
+    assert spread["clean_after"]["mean"] == pytest.approx(sum(after) / 2)
+    assert spread["clean_after"]["values"] == pytest.approx(after)
+    assert "mean ± std" in proc.stdout
+
+
 def test_codec_lists_split_on_commas_but_keep_settings() -> None:
-    from lossybench.cli.finetune import split_codecs
+    from lossybench.cli.parse import split_codecs
 
     assert split_codecs(["jpeg,webp", "avif"]) == ["jpeg", "webp", "avif"]
     assert split_codecs(["jpeg:subsampling=4:2:0,x=1,webp"]) == [

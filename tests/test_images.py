@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,8 +82,41 @@ def test_missing_file(tmp_path):
 
 def test_decompression_bomb_is_refused(monkeypatch):
     monkeypatch.setattr(image_mod, "MAX_PIXELS", 100)
-    with pytest.raises(ImageError, match="decompression bomb"):
+    with pytest.raises(ImageError, match=r"20x20 = 400 pixels exceeds the limit of 100 pixels "
+                       r"\(possible decompression bomb\)"):
         load_image(save(Image.new("RGB", (20, 20))))
+
+
+def claimed_size_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` (CRC fixed): nothing to decode."""
+    data = bytearray(save(Image.new("RGB", (2, 2))))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [14_000, 20_000])  # over the limit, and over twice it
+def test_the_bomb_message_states_the_limit_enforced(side):
+    """docs/images.md documents 178,956,970 pixels; Pillow would quote 357,913,940 above 2x."""
+    assert image_mod.MAX_PIXELS == 178_956_970
+    with pytest.raises(ImageError) as err:
+        load_image(claimed_size_png(side, side))
+    assert f"{side}x{side} = {side * side:,} pixels exceeds the limit of 178,956,970 pixels" in (
+        str(err.value)
+    )
+    assert "357" not in str(err.value)
+    doc = (Path(__file__).parents[1] / "docs" / "images.md").read_text()
+    assert "178,956,970" in doc
+
+
+def test_file_over_the_byte_limit_is_refused_before_reading(monkeypatch, tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(save(Image.new("RGB", (20, 20))))
+    monkeypatch.setattr(image_mod, "MAX_IMAGE_BYTES", 10)
+    with pytest.raises(ImageError, match=r"big.png: \d+ bytes, over the limit of 10 bytes"):
+        load_image(path)
+    monkeypatch.undo()
+    assert image_mod.MAX_IMAGE_BYTES == 8 * image_mod.MAX_PIXELS == 1_431_655_760
 
 
 def test_one_bad_image_does_not_stop_a_sweep(tmp_path, registry, astronaut):

@@ -373,7 +373,7 @@ def test_codec_view_averages_over_models() -> None:
 
 def test_command_line_round_trip(tmp_path: Path, reg: Any, results: dict[str, Path],
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lb_cli, "registry", lambda: reg)
+    monkeypatch.setattr(lb_cli, "registry", lambda ctx=None: reg)
     run = CliRunner().invoke
     board = str(tmp_path / "board")
     assert run(lb_cli.app, ["init", "--board", board]).exit_code == 0
@@ -448,3 +448,35 @@ def test_a_real_bench_run_result_is_accepted(tmp_path: Path) -> None:
         if row.robustness is None:
             assert row.unranked_reason  # listed, with the reason
     assert "tf_efficientnet_lite0" in render_html([view])
+
+
+def test_results_without_records_need_a_board_that_opts_out(tmp_path: Path, reg: Any) -> None:
+    bare, _ = make_result(tmp_path / "bare", "bare", n=8, with_records=False)
+    b = new_board(tmp_path)
+    before = snapshot(b.root)
+    out = b.submit([bare], reg, resamples=10)
+    assert not out.ok and out.reports[0].problems[0].path == "$.records"
+    assert "refused without their records" in out.reports[0].problems[0].message
+    with pytest.raises(BoardError, match=r"init --board .* --allow-unverified"):
+        b.submit([bare], reg, allow_unverified=True)
+    assert snapshot(b.root) == before
+    assert b.init(allow_unverified=True).allow_unverified
+    assert b.init().allow_unverified  # None keeps the setting
+    out = b.submit([bare], reg, allow_unverified=True, resamples=10)
+    assert out.ok and all(not e.verified and e.bootstrap is None for e in out.accepted)
+    assert any("unverified" in n for n in out.reports[0].notes)
+    # a verified result on the same board stays verified
+    full, _ = make_result(tmp_path / "full", "full", model="timm:full", n=8)
+    out = b.submit([full], reg, allow_unverified=True, resamples=10)
+    assert out.ok and all(e.verified for e in out.accepted)
+    assert not b.init(allow_unverified=False).allow_unverified
+    assert len(b.entries()) == 4
+
+
+def test_a_dataset_registered_by_hash_is_stored_as_before(tmp_path: Path) -> None:
+    """Registration by name and sha256 writes no ground truth and no new index field."""
+    b = new_board(tmp_path)
+    (ds,) = json.loads((b.root / "index.json").read_text())["datasets"]
+    assert set(ds) == {"name", "sha256", "images", "added"}
+    assert not (b.root / "groundtruth").exists()
+    assert b.ground_truth(b.index().datasets[0]) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -92,10 +93,47 @@ def test_markdown_table_is_literal(site: Path) -> None:
     md = (site / "leaderboard.md").read_text()
     assert "a\\|b \\`c\\` \\*d\\* \\[x\\]\\(y\\)" in md
     assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in md and "<script>" not in md
-    rows = [line for line in md.splitlines() if line.startswith("|")]
-    widths = {len(re.findall(r"(?<!\\)\|", line)) for line in rows}
-    assert len(widths) == 1 and len(rows) == 2 + 7  # header, rule, 7 entries
+    tables: list[list[str]] = [[]]
+    for line in md.splitlines():
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    entries, codecs = [t for t in tables if t]
+    for rows, n in ((entries, 7), (codecs, 4)):  # 7 entries; jpeg, webp, avif, IMG
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in rows}
+        assert len(widths) == 1 and len(rows) == 2 + n  # header, rule, rows
     assert md_escape("x\n|y") == "x \\|y"
+
+
+def test_the_common_range_and_the_new_columns_are_stated(site: Path) -> None:
+    """Page, Markdown, `show` and `show --json` say which range the board is ranked on."""
+    page = (site / "index.html").read_text()
+    md = (site / "leaderboard.md").read_text()
+    board = site.parent / "board"
+    (view,) = board_views(Board(board).entries())
+    assert view.common_range is not None
+    lo, hi = view.common_range
+    stated = f"{lo:.3g}–{hi:.3g} bpp"
+    assert f"ranked on <b>{stated}</b>" in page and f"robustness {stated} [95% CI]" in page
+    for head in ("95% kept at bpp", "99% kept at bpp", "BD-rate vs JPEG",
+                 "robustness 0.1–2 bpp"):
+        assert head in page and md_escape(head) in md
+    assert f"Ranked on the common range {stated}" in md
+    run = CliRunner().invoke
+    res = run(lb_cli.app, ["show", "--board", str(board)])
+    assert res.exit_code == 0, res.output
+    assert f"ranked on the common range {stated}" in res.stdout and "BD-rate" in res.stdout
+    res = run(lb_cli.app, ["show", "--board", str(board), "--json"])
+    (bv,) = json.loads(res.stdout)["boards"]
+    assert bv["common_range"] == [lo, hi] and bv["keep_fractions"] == [0.95, 0.99]
+    assert len(bv["ranking"]) == 7 and set(bv["ranking"]) == {r["id"] for r in bv["rows"]}
+    row = next(r for r in bv["rows"] if r["id"] == bv["ranking"][0])
+    assert row["common_rank"] == 1 and row["common"] is not None
+    assert set(row["keep"]) == {"0.95", "0.99"} and "bpp" in row["keep"]["0.95"]["value"]
+    codecs = {c["codec"]: c for c in bv["codecs"]}
+    assert codecs["jpeg"]["bd_rate_reason"] == "reference"
+    assert set(codecs["webp"]["bd_rate_models"]) == {"timm:toy_net", "timm:other_net"}
 
 
 def test_empty_board_renders() -> None:

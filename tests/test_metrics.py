@@ -1,7 +1,9 @@
 """lossybench's MS-SSIM against pytorch_msssim (the implementation CompressAI's bench calls).
 
-Both sum in float32 in different orders; on the smallest images (161 px, a 1×1 last
-scale) that rounding reaches ~1e-5, hence the tolerance.
+Against pytorch_msssim in float64 (the formula's exact value) lossybench agrees to ~1e-8;
+against its float32 evaluation (what CompressAI's bench runs) to float32's own error,
+which reaches ~1.5e-5 on large photos and ~1e-5 on the smallest images (161 px, a 1×1
+last scale), hence that tolerance.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from lossybench.engine.metrics import MS_SSIM_MIN_SIDE, MsSsimReference, ms_ssim
 from lossybench.plugins.datasets.package_photos import photo_path
 
 
-def _oracle(a: np.ndarray, b: np.ndarray) -> float:
+def _oracle(a: np.ndarray, b: np.ndarray, dtype: type = np.float32) -> float:
     def t(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]
+        return torch.from_numpy(x.astype(dtype)).permute(2, 0, 1)[None]
 
     with torch.no_grad():
         return float(oracle(t(a), t(b), data_range=255).item())
@@ -49,6 +51,28 @@ def test_ms_ssim_matches_pytorch_msssim(crop):
     assert ms_ssim(photo, versions[1]) == pytest.approx(want[1], abs=5e-5)
     assert ms_ssim(photo, photo) == pytest.approx(1.0, abs=5e-5)
     assert got[0] < got[1] < got[2] < got[3] < 1.0  # more bits, more similar
+
+
+def test_ms_ssim_matches_float64_pytorch_msssim_on_a_large_photo():
+    """The exact value, not float32's: an 800×800 photo (astronaut, 512 px, resized with
+    PIL's bicubic) where lossybench read up to 1.0e-5 low before its statistics were
+    rearranged (float32 cancellation in E[x²] − μ²) and its window made torch's."""
+    photo = np.asarray(Image.open(photo_path("astronaut")).convert("RGB")
+                       .resize((800, 800), Image.BICUBIC))
+    versions = [_jpeg(photo, q) for q in (2, 10, 60)]
+    versions.append(np.random.default_rng(1).integers(0, 256, photo.shape, dtype=np.uint8))
+    want = [_oracle(photo, v, np.float64) for v in versions]
+    assert ms_ssim_many(photo, versions) == pytest.approx(want, abs=1e-7)
+
+
+def test_window_is_pytorch_msssims_to_the_bit():
+    from pytorch_msssim.ssim import _fspecial_gauss_1d
+
+    from lossybench.engine import metrics
+
+    torch_window = _fspecial_gauss_1d(metrics._WIN_SIZE, metrics._WIN_SIGMA).flatten().numpy()
+    assert metrics._WIN.dtype == np.float32
+    assert np.array_equal(metrics._WIN, torch_window)
 
 
 def test_ms_ssim_small_and_mismatched_images():

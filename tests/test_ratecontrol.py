@@ -78,6 +78,20 @@ def test_answers_do_not_depend_on_target_order(jpeg, astronaut):
     a = RateSearch(jpeg, astronaut).solve(TARGETS)
     b = RateSearch(jpeg, astronaut).solve(list(reversed(TARGETS)))
     assert [p.quality for p in a] == [p.quality for p in reversed(b)]
+    # solve() answers in the order asked, a repeated target twice (the lists of a study
+    # are normalized before: tests/test_rate_determinism.py)
+    c = RateSearch(jpeg, astronaut).solve([1.0, 0.3, 1.0])
+    assert [p.target for p in c] == [1.0, 0.3, 1.0] and c[0] == c[2]
+
+
+def test_rungs_are_a_fixed_ladder():
+    """First trials start at the rung nearest the target: exact powers of two at the
+    rungs, boundaries where nobody types a target (0.177, 0.707, 2.83 bpp)."""
+    rung = RateSearch.rung
+    assert rung(0.1) == rung(0.17) == 2**-3.5
+    assert rung(0.2) == rung(0.3) == rung(0.5) == rung(0.7) == 2**-1.5
+    assert rung(1.0) == rung(2.0) == rung(2.8) == 2**0.5
+    assert rung(3.0) == 2**2.5
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), 100.0])
@@ -194,11 +208,11 @@ def test_run_config_carries_the_tolerance(tmp_path):
 
     base = {"task": "classification", "model": "timm:resnet50", "dataset": "package-photos"}
     cfg = make_config(base)
-    assert cfg.rate_tolerance == DEFAULT_RATE_TOLERANCE
-    exact = make_config({**base, "rate_tolerance": 0.0})
-    assert exact.digest() != cfg.digest()
+    assert cfg.rate_tolerance == DEFAULT_RATE_TOLERANCE == 0.0  # the exact search
+    loose = make_config({**base, "rate_tolerance": 0.1})
+    assert loose.digest() != cfg.digest()
     # an exact run keeps the digest (and run name) it had before the option existed
-    assert "rate_tolerance" not in exact.identity()
+    assert "rate_tolerance" not in cfg.identity()
     # a result made before the option existed searched exactly, so it replays exactly
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"config": base}))
@@ -208,26 +222,28 @@ def test_run_config_carries_the_tolerance(tmp_path):
 
 
 # -- rate priors: encodes per target ------------------------------------------------------
-#: Encodes per (image, target) at tolerance 0.1 on astronaut + chelsea, six targets:
-#: measured avif 1.58, heic 2.00 (over all nine package photos the priors bring avif
-#: from 1.85 to 1.65 and heic from 2.13 to 2.02; on these two they do not help). The
-#: codecs are deterministic, so the counts are exact; the bounds leave a little room for
-#: a codec library update and catch a search that regresses to blind stepping.
-ENCODE_BOUNDS = {"avif": 1.75, "heic": 2.25}
+#: Encodes per (image, target) on astronaut + chelsea, six targets, each target on its own
+#: path from its rung (docs/rate-control.md): measured avif 3.17 exact / 1.75 at
+#: tolerance 0.1, heic 2.67 / 2.08. The codecs are deterministic, so the counts are exact;
+#: the bounds leave a little room for a codec library update and catch a search that
+#: regresses to blind stepping (plain bisection over 101 levels: ~8).
+ENCODE_BOUNDS = {("avif", 0.0): 3.5, ("avif", 0.1): 1.9, ("heic", 0.0): 3.0,
+                 ("heic", 0.1): 2.3}
 
 
-@pytest.mark.parametrize("name", sorted(ENCODE_BOUNDS))
-def test_priors_keep_tolerant_searches_cheap(registry, name, astronaut, chelsea):
+@pytest.mark.parametrize(("name", "tolerance"), sorted(ENCODE_BOUNDS))
+def test_priors_keep_searches_cheap(registry, name, tolerance, astronaut, chelsea):
     codec = registry.codec(name)()
     codec.check_available()
     encodes = 0
     for image in (astronaut, chelsea):
-        search = RateSearch(codec, image, tolerance=0.1)
+        search = RateSearch(codec, image, tolerance=tolerance)
         for p in search.solve(TARGETS):
             assert p.status != "ok" or p.bpp <= p.target  # floor: never above
         encodes += search.encodes
     per_target = encodes / (2 * len(TARGETS))
-    assert per_target <= ENCODE_BOUNDS[name], f"{name}: {per_target:.2f} encodes per target"
+    bound = ENCODE_BOUNDS[name, tolerance]
+    assert per_target <= bound, f"{name}: {per_target:.2f} encodes per target"
 
 
 # -- knobs whose neighbouring settings share a bitstream ------------------------------------

@@ -10,36 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from lossybench.cli.options import CacheDir, NoCache, RatePolicy, RateTolerance
+from lossybench.cli.parse import parse_range, split_codecs
+from lossybench.cli.paths import out_folder
 from lossybench.errors import LossybenchError, OutOfRangeError
 from lossybench.registry import invocation_registry as registry
-
-
-def split_codecs(values: list[str]) -> list[str]:
-    """``["jpeg,webp", "jpeg:subsampling=4:2:0,x=1"]`` → one spec per codec.
-
-    A comma separates codecs, except before ``key=value`` (a codec's next setting).
-    """
-    out: list[str] = []
-    for text in values:
-        for part in (p.strip() for p in text.split(",")):
-            if not part:
-                continue
-            key = part.partition("=")[0]
-            if "=" in part and ":" not in key and out:
-                out[-1] += "," + part
-            else:
-                out.append(part)
-    return out
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    lo, sep, hi = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return float(lo), float(hi)
-    except ValueError:
-        raise OutOfRangeError(f"--bpp-range must be LO:HI, e.g. 0.1:0.3; got {text!r}") from None
 
 
 def _load_config(path: Path) -> dict[str, Any]:
@@ -198,7 +172,10 @@ def finetune_cmd(
         typer.Option(help="Stop once N steps are done in total (saving last.pt); run again "
                           "without it to continue. For time-sliced machines."),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="auto (default): cuda when available, else cpu; or cpu, cuda[:N]."),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Codec worker processes; 0 = in-process [default: 1].")
     ] = None,
@@ -208,6 +185,11 @@ def finetune_cmd(
                           "shared machine give what is really free.", min=1),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Train this many seeds (SEED, SEED+1, …, each in "
+                          "OUT/seed-S) and report every figure as mean ± std in "
+                          "OUT/seeds.json. Example: --seeds 3")
+    ] = 1,
     out: Annotated[
         str | None, typer.Option(help="Output directory [default: finetune].")
     ] = None,
@@ -312,14 +294,36 @@ def finetune_cmd(
     if missing:
         raise OutOfRangeError(f"bench finetune needs {', '.join(missing)} (see --help)")
     cfg = make_config(data, str(config) if config else "options")
+    out_folder(cfg.out, what="a finetune writes a folder")
     from lossybench.cli.console import console
 
-    with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.train_dataset}"):
-        res = resolve(cfg, registry(ctx))
-    run_with_progress(res, as_json)
+    for line in cfg.notes:  # targets sorted, a repeated one dropped
+        console.print(f"[dim]{line}[/dim]")
+
+    def train(one: Any) -> dict[str, Any] | None:
+        with console.status(f"preparing {one.task}: {one.model} on {one.train_dataset}"
+                            + (f", seed {one.seed}" if seeds > 1 else "")):
+            res = resolve(one, registry(ctx))
+        return run_with_progress(res, as_json and seeds == 1)
+
+    if seeds == 1:
+        train(cfg)
+        return
+    from lossybench.cli.console import stdout
+    from lossybench.cli.finetune_table import seeds_table
+    from lossybench.engine.finetune.seeds import SEEDS_FILE, run_seeds
+
+    data = run_seeds(cfg, seeds, train)
+    if data is None:
+        return
+    if as_json:
+        stdout.print_json(json.dumps(data))
+        return
+    stdout.print(seeds_table(data))
+    console.print(f"wrote {Path(cfg.out) / SEEDS_FILE}")
 
 
-def run_with_progress(res: Any, as_json: bool = False) -> None:
+def run_with_progress(res: Any, as_json: bool = False) -> dict[str, Any] | None:
     """Run :func:`lossybench.finetune.finetune` under rich progress bars; print the table."""
     from lossybench.cli.console import console, progress, stdout
     from lossybench.cli.finetune_table import report_table
@@ -359,11 +363,11 @@ def run_with_progress(res: Any, as_json: bool = False) -> None:
             f"state is in {outcome.out / 'last.pt'}: run the same command without "
             "--stop-after to continue"
         )
-        return
+        return None
     report = outcome.report
     if as_json:
         stdout.print_json(json.dumps(report))
-        return
+        return report
     stdout.print(report_table(report))
     train = report["train"]
     console.print(
@@ -375,3 +379,4 @@ def run_with_progress(res: Any, as_json: bool = False) -> None:
     if train["failures"]:
         console.print(f"[yellow]{train['failures']} training image(s) failed, e.g. "
                       f"{train['failure_examples'][0]}[/yellow]")
+    return report

@@ -44,3 +44,28 @@ def report_table(report: dict[str, Any]) -> Any:
         )
         t.caption_justify = "left"
     return t
+
+
+def seeds_table(data: dict[str, Any]) -> Any:
+    """A rich table of ``bench finetune --seeds N``: every figure as mean ± std."""
+    from rich.table import Table
+
+    def pm(cell: dict[str, Any], scale: float = 100.0, sign: bool = False) -> str:
+        if cell["mean"] is None:
+            return "-"
+        mean = f"{scale * cell['mean']:+.1f}" if sign else f"{scale * cell['mean']:.1f}"
+        return mean if cell["std"] is None else f"{mean} ± {scale * cell['std']:.1f}"
+
+    t = Table(
+        title=f"Finetune over seeds {', '.join(map(str, data['seeds']))} — "
+        f"{data['headline']} (×100), mean ± std",
+        title_justify="left",
+    )
+    for col in ("codec", "target bpp", "before", "after", "change", "recovered %"):
+        t.add_column(col, justify="left" if col == "codec" else "right")
+    t.add_row("clean", "-", pm(data["clean_before"]), pm(data["clean_after"]),
+              pm(data["clean_change"], sign=True), "-")
+    for r in data["points"]:
+        t.add_row(r["codec"], f"{r['target']:g}", pm(r["before"]), pm(r["after"]),
+                  "-", pm(r["recovered_fraction"]))
+    return t

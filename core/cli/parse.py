@@ -54,3 +54,31 @@ def parse_size(text: str) -> int:
         return int(float(num) * units[unit])
     except (ValueError, KeyError):
         raise OutOfRangeError(f"size {text!r} is not like 500MB or 5GB") from None
+
+
+def split_codecs(values: list[str]) -> list[str]:
+    """``["jpeg,webp", "jpeg:subsampling=4:2:0,x=1"]`` → one spec per codec.
+
+    A comma separates codecs, except before ``key=value`` (a codec's next setting).
+    """
+    out: list[str] = []
+    for text in values:
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            key = part.partition("=")[0]
+            if "=" in part and ":" not in key and out:
+                out[-1] += "," + part
+            else:
+                out.append(part)
+    return out
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(lo), float(hi)
+    except ValueError:
+        raise OutOfRangeError(f"--bpp-range must be LO:HI, e.g. 0.1:0.3; got {text!r}") from None

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lossybench.cli.console import console, stdout
+from lossybench.cli.paths import out_file
 
 
 def schema_cmd() -> None:
@@ -43,6 +44,9 @@ def report_cmd(
     from lossybench.engine.plots import plot_results
     from lossybench.engine.results import load_result
 
+    if plot is not None:
+        for path in (plot.with_suffix(".png"), plot.with_suffix(".svg")):
+            out_file(path, "--plot")
     loaded = [load_result(p) for p in results]
     if as_json:
         stdout.print_json(

@@ -12,6 +12,7 @@ import typer
 from lossybench.cli.console import console, progress, stdout
 from lossybench.cli.options import CacheDir, NoCache, RatePolicy, RateTolerance
 from lossybench.cli.parse import parse_floats, parse_options
+from lossybench.cli.paths import out_folder
 from lossybench.errors import OutOfRangeError
 from lossybench.registry import Registry
 from lossybench.registry import invocation_registry as registry
@@ -25,8 +26,15 @@ def _run_one(cfg_data: dict[str, Any], reg: Registry, as_json: bool, plot: bool)
     from lossybench.engine.run.resolve import resolve
 
     cfg = make_config(cfg_data)
+    out_folder(cfg.out)
     with console.status(f"preparing {cfg.task}: {cfg.model} on {cfg.dataset}"):
         res = resolve(cfg, reg)
+    skipped = res.dataset.skipped()
+    if skipped:
+        shown = "; ".join(f"{e} ({why})" for e, why in skipped[:5])
+        more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        console.print(f"[yellow]skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}"
+                      f" of {cfg.dataset}: {shown}{more}[/yellow]")
     samples = len(res.dataset)
     points = len(res.points) * len(res.codecs)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -36,7 +44,12 @@ def _run_one(cfg_data: dict[str, Any], reg: Registry, as_json: bool, plot: bool)
             f"{cfg.task}: {len(res.codecs)} codecs × {len(res.points)} points",
             total=-(-samples // world),  # this rank's share
         )
-        result, path = execute(res, on_image=lambda _id: bar.advance(task))
+        result, path = execute(
+            res, on_image=lambda _id: bar.advance(task),
+            on_resume=lambda done, total: bar.console.print(
+                f"resuming: {done} of {total} images done"
+            ),
+        )
     if result is None:  # a torchrun rank other than 0: rank 0 reports
         return None
     written = plot_results([result], path.with_suffix("")) if plot else []
@@ -45,7 +58,8 @@ def _run_one(cfg_data: dict[str, Any], reg: Registry, as_json: bool, plot: bool)
         for line in notes(result):
             console.print(f"[dim]{line}[/dim]")
         console.print(
-            f"{samples} images × {points} operating points in {result.wall_seconds:.0f} s; "
+            f"{samples} images × {points} operating points in {result.wall_seconds:.0f} s "
+            f"on {result.environment.device}; "
             f"wrote {path}, {path.with_suffix('.jsonl').name}"
             + "".join(f", {w.name}" for w in written)
         )
@@ -112,11 +126,15 @@ def run_cmd(
     batch_size: Annotated[
         int | None, typer.Option(help="Images per forward pass [default: 16].")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda[:N].")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="auto (default): cuda when available, else cpu; or cpu, cuda[:N]."),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Codec worker processes; 0 = in-process [default: one per core, at most 8]."
+            help="Codec worker processes; 0 = in-process [default: one per core, less one "
+            "when a GPU infers]."
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Use the first N images only.", min=1)] = None,
@@ -178,6 +196,7 @@ def run_cmd(
 
       bench run --config results/my-run.json     # replay a saved run exactly
     """
+    from lossybench.engine.ratecontrol import targets_note
     from lossybench.engine.run.config import load_config, make_config, to_toml
     from lossybench.engine.run.presets import DEFAULT_SUITE, PRESETS
 
@@ -203,13 +222,15 @@ def run_cmd(
         "task_options": parse_options(task_option, "--task-option"),
     }
     overrides = {k: v for k, v in given.items() if v is not None}
+    notes = [n for n in (targets_note(given["bpp"], "--bpp"),) if n]
     if quality:
         overrides["bpp"] = None
     if no_cache:
         overrides["cache"] = None
     if config is not None:
-        base = load_config(config).model_dump()
-        suite = [{**base, **overrides}]
+        loaded = load_config(config)
+        notes += [] if bpp or quality else loaded.notes  # the file's targets, as read
+        suite = [{**loaded.model_dump(), **overrides}]
     else:
         # a model or dataset names one run: without --task it is the first task's
         if task:
@@ -228,6 +249,8 @@ def run_cmd(
             if model is not None and model != preset.get("model"):
                 preset.pop("weights", None)  # the preset's weights belong to the preset's model
             suite.append({**preset, **overrides})
+    for line in notes:
+        console.print(f"[dim]{line}[/dim]")
     if save_config is not None:
         save_config.write_text("".join(to_toml(make_config(c)) for c in suite))
         console.print(f"wrote {save_config}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +14,9 @@ from rich.table import Table
 from lossybench.cli.console import console, progress, stdout
 from lossybench.cli.options import CacheDir, NoCache
 from lossybench.cli.parse import parse_floats
+from lossybench.cli.paths import out_file
 from lossybench.dataset import Sample
-from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE
+from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE, targets_note
 from lossybench.engine.run.config import DEFAULT_BPP
 from lossybench.errors import OutOfRangeError
 from lossybench.image import find_images
@@ -22,14 +24,27 @@ from lossybench.registry import Registry
 from lossybench.registry import invocation_registry as registry
 
 
+def _report_skipped(skipped: list[tuple[str, str]]) -> None:
+    if skipped:
+        shown = "; ".join(f"{e} ({why})" for e, why in skipped[:5])
+        more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        console.print(f"[yellow]skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}"
+                      f": {shown}{more}[/yellow]")
+
+
 def _samples(paths: list[Path] | None, dataset: str | None, reg: Registry) -> list[Sample]:
     if paths:
-        return [Sample(id=str(p), source=str(p)) for p in find_images([str(p) for p in paths])]
+        skipped: list[tuple[Path, str]] = []
+        found = find_images([str(p) for p in paths], skipped)
+        _report_skipped([(str(p), why) for p, why in skipped])
+        return [Sample(id=str(p), source=str(p)) for p in found]
     name, _, location = (dataset or "package-photos").partition(":")
     cls = reg.get("datasets", name).obj
     if cls.requires_location and not location:
         raise OutOfRangeError(f"dataset {name!r} needs a location: --dataset {name}:PATH")
-    return list(cls(location or None).samples())
+    data = cls(location or None)
+    _report_skipped(data.skipped())
+    return list(data.samples())
 
 
 def sweep_cmd(
@@ -127,6 +142,9 @@ def sweep_cmd(
 
     if bpp is not None and quality is not None:
         raise OutOfRangeError("give --bpp or --quality, not both")
+    for path, option in ((out, "--out"), (plot, "--plot")):
+        if path is not None:
+            out_file(path, option)
     reg = registry(ctx)
     from lossybench.engine.run.resolve import build_codecs
 
@@ -139,6 +157,8 @@ def sweep_cmd(
     targets = None
     if quality is None:
         targets = parse_floats(bpp, "--bpp") if bpp else list(DEFAULT_BPP)
+        if note := targets_note(targets, "--bpp"):
+            console.print(f"[dim]{note}[/dim]")
     qualities = parse_floats(quality, "--quality") if quality is not None else None
     if policy not in ("floor", "nearest"):
         raise OutOfRangeError(f"--policy must be floor or nearest, not {policy!r}")
@@ -155,6 +175,8 @@ def sweep_cmd(
             on_step=lambda: bar.advance(task),
             cache_root=None if no_cache else str(CodecCache(cache).root),
             workers=workers,
+            registry=reg,
+            command=sys.argv,
         )
     data = result.as_json()
     if out:

@@ -6,14 +6,24 @@ Per image, then averaged over images (the aggregation CompressAI uses), so that
 MS-SSIM is pytorch_msssim's formula (the one CompressAI's bench calls: 11-tap Gaussian,
 sigma 1.5, valid filtering, five scales, 2×2 average pooling with zero padding on odd
 sides, its weights and constants) evaluated for one reference against many decoded
-versions at once: the reference's filtered statistics are computed once, a version's
-three statistics (mean, E[y²], E[xy]) are filtered together, and only the last scale
-computes the luminance term. It runs on OpenCV and NumPy, not torch — why: codec worker
-processes then never import torch (1.7–2.3 s each on a 2-core VM, more than a whole
-sweep of small images spends on MS-SSIM), and OpenCV's separable float32 filter is as
-fast as torch's channels-last depthwise convolution (docs/codecs.md, "Quality
-metrics"). Values agree with ``pytorch_msssim.ms_ssim`` to float32 rounding (≤ 1e-5,
-tested: ≤ 5e-5, typically ~1e-6; both sum in float32, in different orders).
+versions at once. It runs on OpenCV and NumPy, not torch — why: codec worker processes
+then never import torch (1.7–2.3 s each on a 2-core VM, more than a whole sweep of small
+images spends on MS-SSIM), and OpenCV's separable float32 filter is as fast as torch's
+channels-last depthwise convolution (docs/codecs.md, "Quality metrics").
+
+Precision: the statistics are not computed as pytorch_msssim writes them (σ² = E[x²] −
+μ², which in float32 loses up to ~2e-5 of MS-SSIM to cancellation when pixel values are
+large and the local variance small). The reference's mean and variance are filtered once
+in float64; each decoded version ``y`` enters only through its difference ``d = y − x``
+(small for a codec), whose three statistics (E[d], E[d²], E[x·d]) are filtered together
+in float32. With ``A = 2(σx² + cov(x, d)) + C2`` the contrast–structure term is
+``A / (A + var(d))`` and the luminance term ``B / (B + E[d]²)`` with ``B = 2μx(μx + E[d])
++ C1``: the same formula, rearranged, no large terms subtracted. The window is
+pytorch_msssim's float32 window bit for bit. Values agree with ``pytorch_msssim.ms_ssim``
+evaluated in float64 to ~1e-8 (800×800 photos, JPEG 2–95 and noise; docs/codecs.md),
+at the float32 cost per decoded version (the float64 reference adds ~50 ms per 800×800
+image, once); pytorch_msssim's own float32 evaluation (CompressAI's bench) is up to
+~1.5e-5 off its float64 one on such photos.
 """
 
 from __future__ import annotations
@@ -79,10 +89,16 @@ def _as_planes(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
 
 
+#: pytorch_msssim's window (``_fspecial_gauss_1d(11, 1.5)``: torch's float32 ``exp`` and
+#: sum) to the bit: NumPy's float32 ``exp`` differs from torch's by one ulp at two taps,
+#: which moves MS-SSIM by up to ~1e-6. Its first six taps; the window is symmetric.
+_HALF_WINDOW = ("0x1.0d957p-10", "0x1.f1fe02p-8", "0x1.26eb18p-5", "0x1.bff0fep-4",
+                "0x1.b43c3ep-3", "0x1.10656p-2")
+
+
 def _window() -> np.ndarray:
-    coords = np.arange(_WIN_SIZE, dtype=np.float32) - _WIN_SIZE // 2
-    g = np.exp(-(coords**2) / np.float32(2 * _WIN_SIGMA**2))
-    return (g / g.sum()).astype(np.float32)
+    half = [float.fromhex(h) for h in _HALF_WINDOW]
+    return np.array(half + half[-2::-1], dtype=np.float32)
 
 
 _WIN = _window()
@@ -101,9 +117,10 @@ def _blur(planes: np.ndarray) -> np.ndarray:
 
     c, h, w = planes.shape
     tall_h, tall_w = h >= _WIN_SIZE, w >= _WIN_SIZE
+    win, one = _WIN.astype(planes.dtype), _IDENTITY.astype(planes.dtype)
     out = cv2.sepFilter2D(
         np.ascontiguousarray(planes).reshape(c * h, w), -1,
-        _WIN if tall_w else _IDENTITY, _WIN if tall_h else _IDENTITY,
+        win if tall_w else one, win if tall_h else one,
         borderType=cv2.BORDER_REPLICATE,
     ).reshape(c, h, w)
     rows = slice(_R, h - _R) if tall_h else slice(None)
@@ -128,18 +145,21 @@ def _channel_means(a: np.ndarray) -> np.ndarray:
 
 
 class _ReferencePyramid:
-    """The reference's planes and filtered statistics at every scale, computed once."""
+    """The reference's planes and filtered statistics at every scale, computed once (in
+    float64): per scale (x, μx, 2σx² + C2, 2μx² + C1), the last three as float32."""
 
     def __init__(self, x: np.ndarray, max_val: float) -> None:
-        self.c1 = np.float32((_K1 * max_val) ** 2)
-        self.c2 = np.float32((_K2 * max_val) ** 2)
-        self.levels: list[tuple[np.ndarray, ...]] = []  # (x, mu_x, mu_x², E[x²] - mu_x²)
+        c1, c2 = (_K1 * max_val) ** 2, (_K2 * max_val) ** 2
+        self.levels: list[tuple[np.ndarray, ...]] = []
         k = x.shape[0]
         for i in range(len(_WEIGHTS)):
-            stats = _blur(np.concatenate([x, x * x]))
+            x64 = x.astype(np.float64)
+            stats = _blur(np.concatenate([x64, x64 * x64]))
             mu1, ex2 = stats[:k], stats[k:]
             mu1_sq = mu1 * mu1
-            self.levels.append((x, mu1, mu1_sq, ex2 - mu1_sq))
+            self.levels.append((x, mu1.astype(np.float32),
+                                (2 * (ex2 - mu1_sq) + c2).astype(np.float32),
+                                (2 * mu1_sq + c1).astype(np.float32)))
             if i < len(_WEIGHTS) - 1:
                 x = _pool(x)
 
@@ -147,16 +167,20 @@ class _ReferencePyramid:
         factors = []
         k = y.shape[0]
         last = len(self.levels) - 1
-        for i, (x, mu1, mu1_sq, sigma1_sq) in enumerate(self.levels):
-            stats = _blur(np.concatenate([y, y * y, x * y]))
-            mu2, ey2, exy = stats[:k], stats[k : 2 * k], stats[2 * k :]
-            mu2_sq, mu1_mu2 = mu2 * mu2, mu1 * mu2
-            cs_map = (2 * (exy - mu1_mu2) + self.c2) / (sigma1_sq + (ey2 - mu2_sq) + self.c2)
+        d = y - self.levels[0][0]  # exact: integers, then quarters of sums at every scale
+        for i, (x, mu1, a0, b0) in enumerate(self.levels):
+            stats = _blur(np.concatenate([d, d * d, x * d]))
+            mu_d, ed2, exd = stats[:k], stats[k : 2 * k], stats[2 * k :]
+            # 2σxy + C2 = A and σx² + σy² + C2 = A + var(d), with cov(x, d) = E[xd] − μx·μd
+            a = a0 + 2 * (exd - mu1 * mu_d)
+            cs_map = a / (a + (ed2 - mu_d * mu_d))
             if i < last:
                 factors.append(np.maximum(_channel_means(cs_map), 0.0))
-                y = _pool(y)
+                d = _pool(d)  # pooling is linear: pool(y) − pool(x), zero padding included
             else:
-                ssim_map = ((2 * mu1_mu2 + self.c1) / (mu1_sq + mu2_sq + self.c1)) * cs_map
+                # 2μxμy + C1 = B and μx² + μy² + C1 = B + μd², with μy = μx + μd
+                b = b0 + 2 * mu1 * mu_d
+                ssim_map = b / (b + mu_d * mu_d) * cs_map
                 factors.append(np.maximum(_channel_means(ssim_map), 0.0))
         weights = np.asarray(_WEIGHTS, dtype=np.float64)[:, None]
         return float(np.prod(np.stack(factors) ** weights, axis=0).mean())

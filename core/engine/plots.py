@@ -1,10 +1,15 @@
 """Plots with matplotlib's Agg backend: codec sweeps (rate–distortion) and run results
-(rate–accuracy), PNG or SVG."""
+(rate–accuracy), PNG or SVG.
+
+Byte-stable: the same data gives the same file (no date, no software stamp, SVG ids
+from a fixed salt instead of random ones), so plots can be compared and committed.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from lossybench.engine.results import RunResult
 from lossybench.engine.sweep import SweepResult
@@ -37,7 +42,7 @@ def plot_sweep(result: SweepResult, path: str | Path) -> Path:
     fig.suptitle(f"Codec sweep over {result.images} images (mean of per-image values)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save(fig, path)
     plt.close(fig)
     return path
 
@@ -91,7 +96,25 @@ def plot_results(
     written = []
     for fmt in formats:
         out = path.with_suffix(f".{fmt}")
-        fig.savefig(out, dpi=120)
+        save(fig, out)
         written.append(out)
     plt.close(fig)
     return written
+
+
+#: what would make two drawings of the same data differ, per format: dates and the
+#: software version (left out), and SVG's element ids (random unless salted)
+_METADATA: dict[str, dict[str, Any]] = {
+    "svg": {"Date": None, "Creator": None},
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
+def save(fig: Any, path: Path, dpi: int = 120) -> None:
+    """``fig.savefig`` that writes the same bytes for the same figure (format by suffix)."""
+    import matplotlib
+
+    fmt = path.suffix.lstrip(".").lower()
+    with matplotlib.rc_context({"svg.hashsalt": "lossybench"}):
+        fig.savefig(path, dpi=dpi, metadata=_METADATA.get(fmt))

@@ -1,30 +1,29 @@
 """Rate control: the codec setting that hits a bit-rate target, with few encodes.
 
-For each image, all targets share one table of (setting → real bpp). Settings are
-mapped to a coordinate ``u`` along which bits grow; each step interpolates
-log(bpp) linearly between the nearest measured settings on either side of the target
-(regula falsi in log-rate, which is close to linear for every codec we ship), and
-falls back to bisection when an interval fails to shrink. Discrete knobs stop when
-two adjacent levels bracket the target; continuous knobs when the bpp is within
-``rel_tol`` below the target.
+Each target is searched on its own *path*: a sequence of trial settings in which every
+decision reads only the trials this target's own search made. Its answer is therefore a
+function of (image pixels, codec configuration, target, policy, tolerance) alone, never
+of the other targets, their order, the worker count, the cache or timing. What targets
+share is a *memo* of encodes (setting → bytes, this image's and the on-disk cache's
+rate table): a path that asks for a setting already encoded reads it instead of
+encoding again, which saves encodes and cannot change a decision.
 
-Policy ``floor`` (default) returns the largest setting whose bpp is not above the
-target; ``nearest`` the setting whose bpp is closest to it. A target outside what the
-codec can reach for this image is *flagged* (``too_low``/``too_high``) and answered
-with the extreme setting, never silently moved.
+Settings are mapped to a coordinate ``u`` along which bits grow. A path starts at the
+setting where the codec's :meth:`~lossybench.codec.Codec.rate_prior` puts the *rung*
+nearest the target (a fixed ladder of rates a factor 4 apart, so nearby targets share
+that encode), or at the codec's :meth:`~lossybench.codec.Codec.initial_guess`; then it
+moves the prior's curve through what it measured and steps to where that curve meets
+the target, bisecting when three trials in a row land on one side.
 
-``tolerance`` (relative, ``--rate-tolerance``) relaxes both: under ``floor`` a trial
-with bpp in [(1 − tol)·target, target] is accepted without bracketing it, under
-``nearest`` one with |bpp − target| ≤ tol·target; the search then aims at the middle
-of that band. ``tolerance=0`` is the exact search. The codec's
-:meth:`~lossybench.codec.Codec.rate_prior` (fixed data) gives the first trial and the
-curve's shape outside the measured range.
-
-Determinism: the answer depends only on (image, codec configuration, targets,
-policy, tolerance). A cached rate table is a memo of encodes, never extra knowledge:
-the search takes the same path as without the cache and only skips the encodes it
-already has, so a table written by another tolerance, policy or target list cannot
-change an answer.
+Policies (exact definitions in docs/rate-control.md): ``floor`` (default) stops when two
+adjacent levels bracket the target and returns the lower, so with bpp non-decreasing in
+the setting it is the largest setting whose bpp is not above the target, whatever the
+path; ``nearest`` returns the closer of the two. Continuous knobs stop at the first
+trial within ``rel_tol`` below the target. A target outside what the codec can reach
+for this image is *flagged* (``too_low``/``too_high``) and answered with the extreme
+setting, never silently moved. ``tolerance`` (relative, ``--rate-tolerance``, default 0:
+exact) stops a path at its first trial in the band [(1 − tol)·target, target] (``floor``)
+or within tol·target of it (``nearest``).
 """
 
 from __future__ import annotations
@@ -40,6 +39,9 @@ from lossybench.codec import Codec, bits_per_pixel
 from lossybench.engine.cache import CacheEntry
 from lossybench.errors import CodecError, OutOfRangeError
 
+#: Version of the search, recorded in each run's records: 2 = every target's own path
+#: (answers independent of the other targets), exact floor by default.
+RATE_CONTROL = 2
 Policy = Literal["floor", "nearest"]
 Status = Literal["ok", "too_low", "too_high"]
 #: Bit-rate targets the tool accepts (bits per pixel).
@@ -50,11 +52,18 @@ MAX_RESID_SHIFT = math.log(2.0)
 SLOPE_TRUST = 0.5
 #: Without data, assume bits grow 2**6-fold over a knob's whole range.
 PRIOR_LOG_SPAN = math.log(64.0)
+#: The ladder of first trials: a target's search starts where the codec's prior puts the
+#: rung nearest the target, 2**(2k + 1/2) bpp (..., 0.088, 0.35, 1.41, 5.7, ...; rungs a
+#: factor 4 apart, so targets within a factor 2 share a first encode through the memo;
+#: the boundaries 2**(2k + 3/2) = 0.177, 0.707, 2.83 ... are rates nobody types).
+RUNG_RATIO_LOG2, RUNG_OFFSET_LOG2 = 2.0, 0.5
 #: Largest relative rate tolerance accepted.
 MAX_TOLERANCE = 0.5
-#: ``bench run``'s and ``bench codecs sweep``'s default: answers within 10% below the
-#: target (about 1.3-1.5 encodes per target instead of 2.3-3.1, see docs/rate-control.md).
-DEFAULT_RATE_TOLERANCE = 0.1
+#: ``bench run``'s, ``bench codecs sweep``'s, ``bench finetune``'s and the Python API's
+#: default: the exact search, whose answer on a discrete knob is the largest setting not
+#: above the target whatever the search's path (2.5-2.7 encodes per (image, target) over
+#: the classic codecs against 1.6-1.8 at 0.1; measured and argued in docs/rate-control.md).
+DEFAULT_RATE_TOLERANCE = 0.0
 
 
 def validate_tolerance(tol: float) -> float:
@@ -91,6 +100,7 @@ class RatePoint:
 
 
 def validate_targets(targets: list[float]) -> list[float]:
+    """``targets`` as floats, in the order given; refuses one outside the accepted range."""
     out = []
     for t in targets:
         if (
@@ -106,8 +116,36 @@ def validate_targets(targets: list[float]) -> list[float]:
     return out
 
 
+def normalize_targets(targets: list[float]) -> list[float]:
+    """The one rule for a study's targets: validated, ascending, each once.
+
+    ``bench run``, ``bench codecs sweep``, ``bench finetune`` (``--bpp``, ``--eval-bpp``),
+    :class:`~lossybench.engine.run.config.RunConfig`,
+    :class:`~lossybench.engine.finetune.config.FinetuneConfig` and
+    :func:`~lossybench.engine.sweep.run_sweep` all apply it, so ``0.3,0.3`` is one point
+    and ``1,0.3`` is ``0.3,1`` everywhere (the leaderboard accepts nothing else). The
+    CLI says so when it changed a list (:func:`targets_note`).
+    """
+    return sorted(set(validate_targets(targets)))
+
+
+def targets_note(targets: list[float] | None, what: str = "bit-rate targets") -> str | None:
+    """One line saying how :func:`normalize_targets` changed ``targets``; None if it did not."""
+    try:
+        given = validate_targets(list(targets or []))
+    except (OutOfRangeError, TypeError):
+        return None  # not a valid list: the validation that refuses it says why
+    used = sorted(set(given))
+    if used == given:
+        return None
+    return (
+        f"note: {what} {','.join(f'{t:g}' for t in given)} run as "
+        f"{','.join(f'{t:g}' for t in used)} (targets are sorted, each run once)"
+    )
+
+
 class RateSearch:
-    """Searches one codec on one image; keeps every trial so targets share encodes."""
+    """Searches one codec on one image: one path per target, one memo of encodes."""
 
     def __init__(
         self,
@@ -135,7 +173,11 @@ class RateSearch:
         self.u_res = 1.0 if self.discrete else 1e-4
         # the band a trial must fall in to be accepted (continuous knobs: at least rel_tol)
         self.band = max(self.tolerance, 0.0 if self.discrete else rel_tol)
-        self.trials: dict[float, Trial] = {}  # what this search has learnt, by u
+        # the current target's own path: every decision of its search reads only these
+        self.trials: dict[float, Trial] = {}
+        # the image's memo of trials (by u), shared by every target's path: it only saves
+        # encodes, a path reads an entry only when it asks for that setting itself
+        self._seen: dict[float, Trial] = {}
         self.encodes = 0
         self.cache = cache
         self._new: dict[float, int] = {}  # trials made by this search: quality -> bytes
@@ -172,29 +214,31 @@ class RateSearch:
 
     # -- trials -----------------------------------------------------------------------
     def trial(self, u: float) -> Trial:
+        """The trial at ``u`` on the current path: from the memo, the cache, or one encode."""
         u = float(min(max(u, 0.0), self.u_max))
         if self.discrete:
             u = float(round(u))
         hit = self.trials.get(u)
         if hit is None:
-            quality = self.quality_at(u)
-            nbytes = self._memo.get(float(quality))
-            if nbytes is not None:
-                hit = Trial(quality, bits_per_pixel(nbytes, self.width, self.height), None)
-                self.trials[u] = hit
-                return hit
-            start = time.perf_counter()
-            bits = self.codec.encode(self.image, quality)
-            seconds = time.perf_counter() - start
-            self.encodes += 1
-            if not bits:
-                raise CodecError(f"{self.codec.name}: encode returned no bytes at {quality:g}")
-            hit = Trial(
-                quality, bits_per_pixel(bits, self.width, self.height), bytes(bits), seconds
-            )
+            hit = self._seen.get(u)
+            if hit is None:
+                hit = self._seen[u] = self._measure(u)
             self.trials[u] = hit
-            self._new[quality] = len(bits)
         return hit
+
+    def _measure(self, u: float) -> Trial:
+        quality = self.quality_at(u)
+        nbytes = self._memo.get(float(quality))
+        if nbytes is not None:
+            return Trial(quality, bits_per_pixel(nbytes, self.width, self.height), None)
+        start = time.perf_counter()
+        bits = self.codec.encode(self.image, quality)
+        seconds = time.perf_counter() - start
+        self.encodes += 1
+        if not bits:
+            raise CodecError(f"{self.codec.name}: encode returned no bytes at {quality:g}")
+        self._new[quality] = len(bits)
+        return Trial(quality, bits_per_pixel(bits, self.width, self.height), bytes(bits), seconds)
 
     def _bytes_of(self, u: float) -> Trial:
         """The trial at ``u`` with its bitstream: from memory, the cache, or one encode."""
@@ -210,7 +254,7 @@ class RateSearch:
             self.encodes += 1
             self._new[tr.quality] = len(bits)
         tr = Trial(tr.quality, bits_per_pixel(bits, self.width, self.height), bits, seconds)
-        self.trials[u] = tr
+        self.trials[u] = self._seen[u] = tr
         return tr
 
     def bracket(self, target: float) -> tuple[float | None, float | None]:
@@ -222,8 +266,12 @@ class RateSearch:
 
     # -- search -------------------------------------------------------------------------
     def solve(self, targets: list[float]) -> list[RatePoint]:
+        """One answer per target, in the order given; each from its own path."""
         validate_targets(targets)
-        answers = {t: self._solve_one(t) for t in self._order(sorted(set(targets)))}
+        answers = {}
+        for t in sorted(set(targets)):  # any order: only the memo's hits depend on it
+            self.trials = {}
+            answers[t] = self._solve_one(t)
         if self.cache is not None:
             if self._new:
                 self.cache.save_table(self._new)
@@ -249,26 +297,22 @@ class RateSearch:
             return self._point(target, hi if d_hi < d_lo else lo, "ok")
         return self._point(target, lo, "ok")
 
-    def _finish_close(self, target: float, lo: float, hi: float | None) -> RatePoint:
-        """A continuous knob within tolerance below the target: done, no upper trial needed."""
-        if self.policy == "nearest" and hi is not None:
-            return self._finish(target, lo, hi)
-        return self._point(target, lo, "ok")
-
     def _solve_one(self, target: float) -> RatePoint:
         streak: tuple[str, int] = ("", 0)  # which bracket side moved, how often in a row
+        if self._prior_ok and self._guess(target) is None:
+            self.trial(self._rung_u(target))  # targets near one rung share this encode
         for _ in range(self.max_trials):
             lo, hi = self.bracket(target)
             if hi is not None and hi <= 0.0:
                 return self._finish(target, None, hi)
             if lo is not None and lo >= self.u_max and hi is None:
                 return self._finish(target, lo, None)
-            if (
-                lo is not None
-                and self.band > 0
-                and self.trials[lo].bpp >= target * (1 - self.band)
-            ):
-                return self._finish_close(target, lo, hi)
+            if lo is not None and self.band > 0 and self.trials[lo].bpp >= target * (1 - self.band):
+                # in the band below the target: done, no upper trial needed (nearest: the
+                # closer of the two ends when both are known)
+                return self._finish(target, lo, hi) if hi is not None else self._point(
+                    target, lo, "ok"
+                )
             if lo is not None and hi is not None and hi - lo <= self.u_res:
                 return self._finish(target, lo, hi)
             if (
@@ -298,18 +342,8 @@ class RateSearch:
 
     def _x(self, u: float) -> float:
         """The codec's rate axis at (possibly fractional) ``u``; grows with bits."""
-        q = self.codec.quality
-        v = self.u_max - u if not q.higher_is_better else u
-        if self.levels is not None:
-            quality = self._level_at(v)
-        elif q.log_scale:
-            quality = math.exp(
-                math.log(q.minimum) + v * (math.log(q.maximum) - math.log(q.minimum))
-            )
-        else:
-            quality = q.minimum + v * (q.maximum - q.minimum)
-        x = self.codec.rate_axis(quality)
-        return x if q.higher_is_better else -x
+        x = self.codec.rate_axis(self._quality_f(u))
+        return x if self.codec.quality.higher_is_better else -x
 
     def _u_at_x(self, x: float, a: float, b: float) -> float:
         """Invert the (monotone) rate axis on [a, b] by bisection: no encodes."""
@@ -353,11 +387,16 @@ class RateSearch:
             x_star = x_lo + min(max(frac, 0.0), 1.0) * (x_hi - x_lo)
         return self._u_at_x(x_star, lo, hi)
 
-    def _order(self, targets: list[float]) -> list[float]:
-        """Ascending: the lowest target is the one most often out of reach (one encode of
-        the lowest setting flags it), and each next one is at most a few times the last,
-        so the prior's shape is only extrapolated a short way from a measured trial."""
-        return targets
+    @staticmethod
+    def rung(target: float) -> float:
+        """The ladder's rung nearest ``target`` in log(bpp): where its search starts."""
+        k = math.floor((math.log2(target) - RUNG_OFFSET_LOG2) / RUNG_RATIO_LOG2 + 0.5)
+        return 2.0 ** (RUNG_RATIO_LOG2 * k + RUNG_OFFSET_LOG2)
+
+    def _rung_u(self, target: float) -> float:
+        """The setting where the prior alone puts the target's rung (no trial read)."""
+        u = self._model_u(math.log(self.rung(target)), None, None)
+        return float(round(u)) if self.discrete else u
 
     def _aim(self, target: float) -> float:
         """log of the bpp the next trial aims at: the middle of the acceptance band."""

@@ -4,6 +4,15 @@ The pydantic models are the single source of truth; ``schemas/result.schema.json
 (draft 2020-12) is generated from them by ``python -m lossybench.engine.results`` and a test
 keeps the two identical. Third parties validate with either. Numbers are numbers
 (never strings), NaN and infinities are refused, and unknown fields are errors.
+
+Every string has a rule, so that nothing a result carries can hide or reorder what a
+reader sees: no string holds a control, bidi, zero-width or other invisible formatting
+character (:data:`UNSAFE_CHARS`), every string has a length cap, and what names
+something (a task, model, dataset, codec, plugin, distribution, metric, version) is a
+plain identifier matching a strict pattern (:data:`PATTERNS` says which, in words).
+Free text (descriptions, paths, the command line) may hold anything else. The rules live
+in :mod:`lossybench.engine.result_strings`, the provenance models (tool, plugins,
+environment) in :mod:`lossybench.engine.result_provenance`; both are read from here too.
 """
 
 from __future__ import annotations
@@ -11,70 +20,140 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
+from lossybench.engine.result_provenance import (
+    Environment,
+    PluginError,
+    PluginInfo,
+    PluginOrigin,
+    ToolInfo,
+)
+from lossybench.engine.result_strings import (
+    CREATED,
+    DEVICE,
+    DISTRIBUTION,
+    GIT_COMMIT,
+    METRIC,
+    NAME,
+    PATTERNS,
+    PLUGIN,
+    RECORDS_FILE,
+    SHA256,
+    STAGE,
+    TRAVERSAL,
+    UNSAFE_CHARS,
+    VERSION,
+    VERSION_OR_UNKNOWN,
+    Distribution,
+    JsonObject,
+    JsonValue,
+    MetricName,
+    Name,
+    RecordsFile,
+    Sha256,
+    Strict,
+    Text,
+    Timestamp,
+    Version,
+    string_problem,
+    unsafe_char,
+)
 from lossybench.errors import LossybenchError
+
+__all__ = [
+    "CONSTANT_KEYS",
+    "CREATED",
+    "DEVICE",
+    "DISTRIBUTION",
+    "GIT_COMMIT",
+    "METRIC",
+    "NAME",
+    "PATTERNS",
+    "PLUGIN",
+    "RECORDS_FILE",
+    "SCHEMA_ID",
+    "SCHEMA_VERSION",
+    "SHA256",
+    "STAGE",
+    "STATED",
+    "TRAVERSAL",
+    "UNSAFE_CHARS",
+    "VERSION",
+    "VERSION_OR_UNKNOWN",
+    "Backend",
+    "Clean",
+    "CodecResult",
+    "CodecSummary",
+    "DatasetInfo",
+    "Environment",
+    "JsonObject",
+    "JsonValue",
+    "MetricAt",
+    "ModelInfo",
+    "PluginError",
+    "PluginInfo",
+    "PluginOrigin",
+    "Point",
+    "RecordsRef",
+    "RunResult",
+    "Settings",
+    "Strict",
+    "TaskInfo",
+    "ToolInfo",
+    "WeightsRef",
+    "generated_schema",
+    "load_result",
+    "shipped_schema",
+    "string_problem",
+    "unsafe_char",
+]
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_ID = "https://lossybench.invalid/schemas/result-1.0.json"
-SHA256 = r"^[0-9a-f]{64}$"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._:+=,/@-]{0,199}$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=False)
-
-
-class PluginInfo(Strict):
-    name: str = Field(max_length=200)
-    distribution: str = Field(max_length=200)
-    version: str = Field(max_length=100)
-
-
-class ToolInfo(Strict):
-    version: str = Field(max_length=100)
-    plugins: list[PluginInfo] = Field(max_length=1000)
+# -- the models -----------------------------------------------------------------------------
+def _origin(what: str) -> Any:
+    return Field(default=None, description=f"the plugin that registered the {what} (null: "
+                 "a result made before the field existed, or one not made by a plugin)")
 
 
 class TaskInfo(Strict):
-    name: str = Field(pattern=NAME)
-    headline: str = Field(max_length=100)
-    metrics: list[str] = Field(min_length=1, max_length=100)
-    details: dict[str, Any] = Field(default_factory=dict, description="facts from Task.prepare()")
+    name: Name
+    headline: MetricName
+    metrics: list[MetricName] = Field(min_length=1, max_length=100)
+    details: JsonObject = Field(default_factory=dict, description="facts from Task.prepare()")
+    plugin: PluginOrigin | None = _origin("task")
 
 
 class WeightsRef(Strict):
-    source: str = Field(max_length=1000)
-    sha256: str | None = Field(default=None, pattern=SHA256)
+    source: Annotated[Text, Field(min_length=1, max_length=1000)] = Field(
+        description="pretrained:TAG, package:DIST/PATH, a file path, or random")
+    sha256: Sha256 | None = None
 
 
 class ModelInfo(Strict):
-    family: str = Field(pattern=NAME)
-    name: str = Field(pattern=NAME)
-    task: str = Field(pattern=NAME)
+    family: Name
+    name: Name
+    task: Name
     weights: WeightsRef
-    preprocessing: dict[str, Any] = Field(default_factory=dict)
+    preprocessing: JsonObject = Field(default_factory=dict)
+    plugin: PluginOrigin | None = _origin("model family")
+    libraries: dict[Distribution, Version] | None = Field(
+        default=None, max_length=50,
+        description="versions of the libraries the model is made of, e.g. timm, torchvision")
 
 
 class DatasetInfo(Strict):
-    name: str = Field(pattern=NAME)
-    location: str | None = Field(default=None, max_length=4096)
+    name: Name
+    location: Annotated[Text, Field(max_length=4096)] | None = None
     images: int = Field(ge=0)
-    sha256: str = Field(pattern=SHA256)
-
-
-class Environment(Strict):
-    python: str = Field(max_length=100)
-    platform: str = Field(max_length=300)
-    torch: str = Field(max_length=100)
-    torchvision: str = Field(max_length=100)
-    numpy: str = Field(max_length=100)
-    pillow: str = Field(max_length=100)
-    device: str = Field(max_length=100)
-    seed: int
-    command: list[str] = Field(max_length=1000)
+    sha256: Sha256
+    plugin: PluginOrigin | None = _origin("dataset format")
 
 
 class Settings(Strict):
@@ -95,13 +174,15 @@ class Settings(Strict):
 
 
 class Backend(Strict):
-    library: str = Field(max_length=200)
-    version: str = Field(max_length=200)
-    binding: str = Field(default="", max_length=200)
+    """What made the bits; ``version`` may be a program's own version line (free text)."""
+
+    library: Annotated[Text, Field(min_length=1, max_length=200)]
+    version: Annotated[Text, Field(min_length=1, max_length=200)]
+    binding: Annotated[Text, Field(max_length=200)] = ""
 
 
 class Clean(Strict):
-    metrics: dict[str, float]
+    metrics: dict[MetricName, float]
     images: int = Field(ge=0)
     failures: int = Field(ge=0)
 
@@ -113,7 +194,8 @@ class Point(Strict):
     bpp_mean: float | None = Field(ge=0, description="mean of per-image bpp (real bytes)")
     bpp_std: float | None = Field(ge=0)
     psnr_mean: float | None = Field(description="mean of per-image PSNR-RGB in dB (finite values)")
-    metrics: dict[str, float] = Field(description="task metrics over the images of this point")
+    metrics: dict[MetricName, float] = Field(
+        description="task metrics over the images of this point")
     images: int = Field(ge=0, description="images that produced a prediction")
     failures: int = Field(ge=0, description="images that failed (unreadable, codec error)")
     flagged: int = Field(ge=0, description="images whose target was out of the codec's reach")
@@ -128,35 +210,45 @@ class MetricAt(Strict):
 
 
 class CodecSummary(Strict):
-    headline: str
-    at: list[MetricAt]
+    headline: MetricName
+    at: list[MetricAt] = Field(max_length=100)
     area: float | None = Field(description="area under headline vs log2(bpp) on [0.1, 2]")
     robustness: float | None = Field(
         description="area / (clean headline × (log2 2 − log2 0.1)): 1 = no loss over the range"
     )
-    reason: str | None = Field(default=None, description="why area is undefined, if it is")
+    reason: Annotated[Text, Field(max_length=500)] | None = Field(
+        default=None, description="why area is undefined, if it is")
 
 
 class CodecResult(Strict):
-    name: str = Field(pattern=NAME)
-    label: str = Field(pattern=NAME)
-    settings: dict[str, Any]
+    name: Name
+    label: Name = Field(description="name plus the non-default settings")
+    settings: JsonObject
     backend: Backend
-    quality: str = Field(max_length=300, description="the codec's rate knob")
+    quality: Annotated[Text, Field(min_length=1, max_length=300)] = Field(
+        description="the codec's rate knob")
     points: list[Point] = Field(max_length=100)
     summary: CodecSummary
+    plugin: PluginOrigin | None = _origin("codec")
 
 
 class RecordsRef(Strict):
-    file: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.jsonl$")
-    sha256: str = Field(pattern=SHA256)
+    file: RecordsFile
+    sha256: Sha256
     count: int = Field(ge=0)
+
+
+#: Keys a stored result states although the models can fill them in for code that builds
+#: a result: a file without them is refused (the schema lists them as required, and
+#: :func:`load_result` and the leaderboard validate with ``context=STATED``).
+CONSTANT_KEYS = ("schema_version", "kind")
+STATED: dict[str, bool] = {"stated": True}
 
 
 class RunResult(Strict):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     kind: Literal["run"] = "run"
-    created: str = Field(max_length=40, description="ISO 8601 UTC time the run finished")
+    created: Timestamp = Field(description="ISO 8601 UTC time the run finished")
     lossybench: ToolInfo
     task: TaskInfo
     model: ModelInfo
@@ -165,15 +257,28 @@ class RunResult(Strict):
     settings: Settings
     clean: Clean
     codecs: list[CodecResult] = Field(max_length=200)
-    records: RecordsRef | None = None
-    config: dict[str, Any] = Field(
+    records: RecordsRef | None = Field(
+        description="the per-image JSONL written next to the result (null: none)")
+    config: JsonObject = Field(
         description="the run configuration; `bench run --config` replays it"
     )
     wall_seconds: float = Field(ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _constants_stated(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and (info.context or {}).get("stated"):
+            missing = [k for k in CONSTANT_KEYS if k not in data]
+            if missing:
+                raise PydanticCustomError(
+                    "missing", "{keys} missing: a stored result states them",
+                    {"keys": " and ".join(repr(k) for k in missing)})
+        return data
+
 
 def generated_schema() -> dict[str, Any]:
     schema = RunResult.model_json_schema(mode="validation")
+    schema["required"] = [*CONSTANT_KEYS, *schema["required"]]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
@@ -184,7 +289,7 @@ def shipped_schema() -> dict[str, Any]:
 def load_result(path: str | Path) -> RunResult:
     p = Path(path)
     try:
-        return RunResult.model_validate_json(p.read_bytes())
+        return RunResult.model_validate_json(p.read_bytes(), context=STATED)
     except OSError as exc:
         raise LossybenchError(f"cannot read {p}: {exc}") from exc
     except ValidationError as exc:

@@ -9,12 +9,88 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lossybench.dataset import Sample
 from lossybench.engine.codec_stage import CodecStage, ImageWork
+
+T = TypeVar("T")
+
+
+@dataclass
+class StreamStats:
+    """Where one :func:`stream`'s time went: for benchmarks, never for results.
+
+    ``wall_s``: the stream's first step to its end. The consumer (the model stage) has
+    turns: from a result handed to it until it asks for the next (inference, records).
+    ``model_wait_s``: the rest of ``wall_s``, the consumer inside the stream waiting for
+    codec results (blocked in ``fut.result()``; with ``workers`` 0, the codec work
+    itself). ``codec_wait_s``: pool-seconds the codec stage stood idle during the
+    consumer's turns, the integral over them of (workers - min(workers, unfinished
+    images)) / workers: workers with nothing to do because the consumer had not yet
+    taken results to make room (with ``workers`` 0, all of its turns). ``codec_cpu_s``:
+    CPU seconds of the codec work, each image's process time plus the programs it ran
+    (worker start-up not included).
+    """
+
+    workers: int = 0
+    images: int = 0
+    wall_s: float = 0.0
+    model_wait_s: float = 0.0
+    codec_wait_s: float = 0.0
+    codec_cpu_s: float = 0.0
+    #: (time, +1 submitted / -1 finished) of pool work; (start, end) of consumer turns
+    events: list[tuple[float, int]] = field(default_factory=list, repr=False)
+    turns: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def settle(self) -> None:
+        """``model_wait_s`` and ``codec_wait_s`` from the recorded turns and events."""
+        self.model_wait_s = self.wall_s - sum(end - start for start, end in self.turns)
+        n = self.workers
+        if n <= 0:
+            self.codec_wait_s = self.wall_s - self.model_wait_s
+            return
+        events = sorted(self.events)
+        idle, i, unfinished = 0.0, 0, 0
+        for start, end in self.turns:
+            t = start
+            while i < len(events) and events[i][0] <= end:
+                when, step = events[i]
+                if when > t:
+                    idle += (when - t) * (1 - min(unfinished, n) / n)
+                    t = when
+                unfinished += step
+                i += 1
+            idle += (end - t) * (1 - min(unfinished, n) / n)
+        self.codec_wait_s = idle
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process and of the programs it ran and waited for."""
+    try:
+        import resource
+
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
+    except ImportError:  # not on Unix
+        return time.process_time()
+
+
+class Timed:
+    """``stage`` that also returns the CPU seconds it took (picklable for the pool)."""
+
+    def __init__(self, stage: Callable[[Sample], ImageWork]) -> None:
+        self.stage = stage
+
+    def __call__(self, s: Sample) -> tuple[ImageWork, float]:
+        t0 = cpu_now()
+        work = self.stage(s)
+        return work, cpu_now() - t0
 
 
 def worker_init() -> None:
@@ -30,10 +106,34 @@ def worker_init() -> None:
 
 
 def stream(
-    samples: Iterable[Sample], stage: CodecStage, workers: int
+    samples: Iterable[Sample], stage: CodecStage, workers: int,
+    stats: StreamStats | None = None,
 ) -> Iterator[tuple[Sample, ImageWork]]:
     """:class:`CodecStage` ``stage`` for each sample, in order; ``workers`` processes, at most
-    2×workers images in flight so memory stays flat (0 = in this process)."""
+    2×workers images in flight so memory stays flat (0 = in this process). ``stats``, when
+    given, is filled in as the stream runs (:class:`StreamStats`)."""
+    if stats is None:
+        yield from _stream(samples, stage, workers)
+        return
+    stats.workers = workers
+    clock = time.perf_counter
+    start = clock()
+    try:
+        for s, (work, cpu) in _stream(samples, Timed(stage), workers, stats.events):
+            stats.codec_cpu_s += cpu
+            stats.images += 1
+            given = clock()
+            yield s, work
+            stats.turns.append((given, clock()))
+    finally:
+        stats.wall_s = clock() - start
+        stats.settle()
+
+
+def _stream(
+    samples: Iterable[Sample], stage: Callable[[Sample], T], workers: int,
+    events: list[tuple[float, int]] | None = None,
+) -> Iterator[tuple[Sample, T]]:
     if workers <= 0:
         for s in samples:
             yield s, stage(s)
@@ -43,15 +143,23 @@ def stream(
     with ProcessPoolExecutor(
         workers, mp_context=mp.get_context("spawn"), initializer=worker_init
     ) as pool:
-        pending: deque[tuple[Sample, Future[ImageWork]]] = deque()
+        pending: deque[tuple[Sample, Future[T]]] = deque()
+
+        def submit(s: Sample) -> None:
+            fut = pool.submit(stage, s)
+            if events is not None:
+                events.append((time.perf_counter(), 1))
+                fut.add_done_callback(lambda _f: events.append((time.perf_counter(), -1)))
+            pending.append((s, fut))
+
         it = iter(samples)
         for s in it:
-            pending.append((s, pool.submit(stage, s)))
+            submit(s)
             if len(pending) >= 2 * workers:
                 break
         while pending:
             s, fut = pending.popleft()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(stage, nxt)))
+                submit(nxt)
             yield s, fut.result()

@@ -13,10 +13,26 @@ from typing import Any
 
 from lossybench.errors import ModelError
 
+#: what ``--device`` defaults to: :func:`choose_device` makes it ``cuda`` or ``cpu``
+AUTO = "auto"
+
+
+def choose_device(device: str = AUTO) -> str:
+    """``auto`` resolved: ``cuda`` when torch sees a CUDA device, else ``cpu``; any other
+    name is kept as given (checked later by :func:`resolve_device`). Imports torch only
+    for ``auto``."""
+    if device != AUTO:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
 
 def rank_device(device: str, environ: dict[str, str] | None = None) -> str:
-    """``device`` as this process must use it: bare ``cuda`` is ``cuda:LOCAL_RANK`` under
-    torchrun (``WORLD_SIZE`` > 1); anything else, and every single-process run, is kept."""
+    """``device`` as this process must use it: ``auto`` chosen (:func:`choose_device`),
+    then bare ``cuda`` is ``cuda:LOCAL_RANK`` under torchrun (``WORLD_SIZE`` > 1); anything
+    else, and every single-process run, is kept."""
+    device = choose_device(device)
     env = os.environ if environ is None else environ
     if device == "cuda" and int(env.get("WORLD_SIZE", "1")) > 1:
         return f"cuda:{int(env.get('LOCAL_RANK', '0'))}"

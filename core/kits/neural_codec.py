@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from lossybench.codec import Backend, Codec, CodecOption
-from lossybench.errors import CodecError
+from lossybench.errors import CodecError, LossybenchError
 
 # Re-exported (``X as X``): the container format moved to its own module, and these
 # names stay importable from here for plugins and lossybench.neural_codec's alias.
 from lossybench.image import MAX_PIXELS as MAX_PIXELS
+from lossybench.kits.device import resolve_device
 from lossybench.kits.neural_bitstream import FIXED_HEADER as FIXED_HEADER
 from lossybench.kits.neural_bitstream import FORMAT_VERSION as FORMAT_VERSION
 from lossybench.kits.neural_bitstream import MAGIC as MAGIC
@@ -44,50 +45,18 @@ from lossybench.kits.neural_bitstream import _varint as _varint
 from lossybench.kits.neural_bitstream import codec_tag as codec_tag
 from lossybench.kits.neural_bitstream import pack_bitstream as pack_bitstream
 from lossybench.kits.neural_bitstream import unpack_bitstream as unpack_bitstream
+from lossybench.kits.neural_tensors import padding_for as padding_for
+from lossybench.kits.neural_tensors import to_image, to_tensor
 from lossybench.kits.versions import distribution_version, torch_version
 
 if TYPE_CHECKING:
     import torch
 
+#: How entropy-coder inputs are computed (prepare_network): in results and cache keys.
+CODING_PATH = "float64 transforms, CPU-built CDFs"
+
 #: Networks kept in memory per process (zoo models at high quality are ~30 MB each).
 MODEL_CACHE_SIZE = 12
-
-
-# -- padding ------------------------------------------------------------------------------
-def padding_for(height: int, width: int, multiple: int) -> tuple[int, int, int, int]:
-    """(left, right, top, bottom) centred padding up to ``multiple`` (CompressAI's eval_model)."""
-    new_h = (height + multiple - 1) // multiple * multiple
-    new_w = (width + multiple - 1) // multiple * multiple
-    left = (new_w - width) // 2
-    top = (new_h - height) // 2
-    return left, new_w - width - left, top, new_h - height - top
-
-
-def to_tensor(images: Sequence[np.ndarray], multiple: int, mode: str, device: str) -> torch.Tensor:
-    """Stack same-size (H, W, 3) uint8 images into a padded float32 (N, 3, H', W') batch."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.stack([np.ascontiguousarray(im) for im in images]))
-    x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    h, w = x.shape[-2:]
-    pad = padding_for(h, w, multiple)
-    if any(pad):
-        if mode == "replicate":
-            x = F.pad(x, pad, mode="replicate")
-        else:
-            x = F.pad(x, pad, mode="constant", value=0.0)
-    return x
-
-
-def to_image(x_hat: torch.Tensor, height: int, width: int, multiple: int) -> np.ndarray:
-    """Crop a (1, 3, H', W') reconstruction back to (height, width) and round to uint8."""
-    left, _, top, _ = padding_for(height, width, multiple)
-    x = x_hat[0, :, top : top + height, left : left + width]
-    import torch
-
-    x = x.clamp(0.0, 1.0).mul(255.0).round().to("cpu", dtype=torch.uint8)
-    return np.ascontiguousarray(x.permute(1, 2, 0).numpy())
 
 
 # -- model cache --------------------------------------------------------------------------
@@ -117,9 +86,21 @@ def clear_model_cache() -> None:
 
 
 def prepare_network(net: Any, device: str) -> Any:
-    """eval mode, float32, on ``device``, with the entropy coder's CDF tables rebuilt."""
-    net = net.float().eval().to(device)
+    """eval mode, float64, on ``device``, with the entropy coder's CDF tables rebuilt.
+
+    Why float64 and CPU-built tables: an encoder and a decoder must agree *exactly* on
+    the entropy coder's inputs — the quantised latents and the indexes/means that select
+    each symbol's CDF — or the bitstream decodes to garbage. In float32 these depend on
+    the device and the thread count (CompressAI's known cross-platform problem: 0 of 40
+    CUDA bitstreams equalled the CPU ones). The CDF tables are built once on the CPU in
+    float32 from the weights (``update``), before the network moves; every transform
+    then runs in float64, whose rounding differences (~1e-16) practically never move a
+    latent across a rounding boundary or a scale across a table step. The price: encodes
+    about 4x slower on CPU for the shipped codec (docs/neural-codecs.md).
+    """
+    net = net.float().eval().to("cpu")
     net.update(force=True)
+    net = net.double().to(device)
     for p in net.parameters():
         p.requires_grad_(False)
     return net
@@ -142,6 +123,22 @@ def _swapped_analysis(net: Any, y: torch.Tensor) -> Iterator[None]:
         net.g_a = original
 
 
+@contextmanager
+def _coding() -> Iterator[None]:
+    """No autograd, one network user at a time, and float64 as the default dtype: some
+    CompressAI models allocate their latent buffers with ``torch.zeros`` (mbt2018's
+    autoregressive decoder), which must be float64 like the network."""
+    import torch
+
+    with torch.inference_mode(), _net_lock:
+        before = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            yield
+        finally:
+            torch.set_default_dtype(before)
+
+
 # -- the base class ------------------------------------------------------------------------
 class NeuralCodec(Codec):
     """A CompressAI-style network as a codec; subclasses say how to load it.
@@ -159,8 +156,8 @@ class NeuralCodec(Codec):
     string_groups: ClassVar[int] = 2
     suffix = ".lbnc"
     options: ClassVar[tuple[CodecOption, ...]] = (
-        CodecOption("device", "cpu", "where the network runs (decode on the device that encoded)",
-                    ("cpu", "cuda")),
+        CodecOption("device", "cpu", "where the network runs: cpu, cuda or cuda:N (the bits do "
+                    "not depend on it; follows bench run --device unless set)", placement=True),
         CodecOption("padding", "replicate",
                     "padding up to the network's multiple (zeros = CompressAI's eval_model)",
                     ("replicate", "zeros")),
@@ -204,20 +201,23 @@ class NeuralCodec(Codec):
         compressai, torch = distribution_version("compressai"), torch_version()
         if compressai is None or torch is None:
             return Backend("compressai", "not installed")
-        return Backend("compressai", compressai, f"torch {torch}")
+        # the coding path is part of what makes the bits (and so of the cache key)
+        return Backend("compressai", compressai, f"torch {torch}; {CODING_PATH}")
 
     # -- shared machinery ------------------------------------------------------------------
     @property
     def device(self) -> str:
-        dev = self.settings.get("device", "cpu")
-        if dev == "cuda":
+        dev = str(self.settings.get("device", "cpu"))
+        if dev != "cpu":
             import torch
 
-            if not torch.cuda.is_available():
-                raise CodecError(f"{self.name}: device=cuda requested but CUDA is not available")
-            # Decoding needs bit-exact hyperprior outputs; pin cuDNN's choices.
-            torch.backends.cudnn.deterministic = True
-            torch.backends.cudnn.benchmark = False
+            try:
+                kind = resolve_device(dev).type
+            except LossybenchError as exc:
+                raise CodecError(f"{self.name}: {exc}") from None
+            if kind == "cuda":  # pin cuDNN's choices: the same float64 path every time
+                torch.backends.cudnn.deterministic = True
+                torch.backends.cudnn.benchmark = False
         return dev
 
     def level_of(self, quality: float) -> int:
@@ -268,7 +268,6 @@ class NeuralCodec(Codec):
         (hyperprior, entropy parameters, rANS) runs per image, exactly as the decoder
         recomputes it, so every bitstream decodes on its own.
         """
-        import torch
 
         level = self.level_of(quality)
         arrays = [self._check_image(im) for im in images]
@@ -277,7 +276,7 @@ class NeuralCodec(Codec):
         buckets: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(arrays):
             buckets.setdefault(im.shape[:2], []).append(i)
-        with torch.inference_mode(), _net_lock:
+        with _coding():
             for (h, w), idx in buckets.items():
                 for start in range(0, len(idx), max(1, batch_size)):
                     chunk = idx[start : start + max(1, batch_size)]
@@ -313,12 +312,11 @@ class NeuralCodec(Codec):
         return bs
 
     def decode(self, bitstream: bytes) -> np.ndarray:
-        import torch
 
         bs = self.parse(bitstream)
         net = self.model(bs.level)
         try:
-            with torch.inference_mode(), _net_lock:
+            with _coding():
                 x_hat = self.decompress_tensor(net, list(bs.strings), bs.shape, bs.level)
         except CodecError:
             raise
@@ -334,11 +332,10 @@ class NeuralCodec(Codec):
         What the decoded bitstream should equal: a check that the entropy coder and the
         serialisation lose nothing.
         """
-        import torch
 
         level = self.level_of(quality)
         arr = self._check_image(image)
-        with torch.inference_mode(), _net_lock:
+        with _coding():
             x_hat = self.forward_tensor(self.model(level), self._padded([arr]), level)
         return to_image(x_hat, arr.shape[0], arr.shape[1], self.pad_multiple)
 

@@ -12,7 +12,10 @@ Locations:
 
 Everything is checked on construction (missing files, malformed JSON, annotations
 that refer to unknown images or categories, boxes with negative size) so a run fails
-before any codec or model work. Samples carry only ``{"image_id", "width", "height"}``
+before any codec or model work. An image entry that exists but is not a regular file
+(a FIFO, a device, a directory, a dangling symlink) is not "missing": its sample fails
+with the reason (``not a regular file (FIFO)``), and nothing is opened before ``os.stat``
+says it is a regular file. Samples carry only ``{"image_id", "width", "height"}``
 (small and picklable for worker processes); the detection task reads the boxes from
 :meth:`CocoDataset.ground_truth`.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from PIL import Image
 from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
 from lossybench.errors import DatasetError
+from lossybench.image import MAX_IMAGE_BYTES, file_problem, open_regular
 
 #: How many problems of one kind an error message lists before it only counts.
 SHOW = 5
@@ -117,6 +122,9 @@ def load_coco(ann_path: Path) -> dict[str, Any]:
     ground-truth box; hand-written sets often omit them, so they default to the box
     area and 0. Everything else wrong is an error naming the offending entries.
     """
+    problem = file_problem(ann_path)
+    if problem is not None:  # a FIFO would block the read, /dev/zero never end it
+        raise DatasetError(f"coco: {ann_path}: {problem}")
     try:
         text = ann_path.read_bytes()
     except OSError as exc:
@@ -246,7 +254,7 @@ class CocoDataset(Dataset):
             candidates = [p for p in image_dir_candidates(self.annotation_file) if p.is_dir()]
         best: tuple[Path, list[str]] | None = None
         for folder in candidates:
-            missing = [n for n in names if not (folder / n).is_file()]
+            missing = [n for n in names if not os.path.lexists(folder / n)]
             if not missing:
                 return folder
             if best is None or len(missing) < len(best[1]):
@@ -265,13 +273,17 @@ class CocoDataset(Dataset):
     def _check_sizes(self) -> None:
         """Boxes are in the pixel frame of width × height: a resized image breaks them.
 
-        Only headers are read (cheap); a file Pillow cannot open is left to the run,
-        which reports unreadable images one by one.
+        Only headers are read (cheap), of regular files only; a file Pillow cannot open
+        (or that is not a regular file) is left to the run, which reports unreadable
+        images one by one.
         """
         problems = []
         for im in self._images:
+            path = self.images_dir / im["file_name"]
+            if file_problem(path, MAX_IMAGE_BYTES) is not None:
+                continue
             try:
-                with Image.open(self.images_dir / im["file_name"]) as f:
+                with open_regular(path, MAX_IMAGE_BYTES) as fh, Image.open(fh) as f:
                     size = f.size
             except Exception:
                 continue

@@ -13,7 +13,11 @@ folder is chosen by the first rule that applies:
 
 Images are found recursively inside each class folder, sorted; files whose suffix is
 not an image suffix (:data:`lossybench.image.IMAGE_SUFFIXES`) and hidden files are
-skipped.
+skipped. An entry with an image suffix that is not a regular file (a FIFO, a socket, a
+device, a dangling symlink) is kept: its sample fails with the reason (``not a regular
+file (FIFO)``), found by nothing but ``os.stat``. Directories with an image suffix that
+hold no image and images lying beside the class folders (in no class) are listed by
+:meth:`~lossybench.dataset.Dataset.skipped`, for the command to report.
 """
 
 from __future__ import annotations
@@ -56,14 +60,23 @@ def read_class_index(path: Path) -> list[dict[str, Any]]:
     return sorted(cats, key=lambda c: c["id"])
 
 
-def find_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, sorted, hidden entries skipped)."""
-    out = []
+def find_images(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
+    """Image entries under ``folder`` (recursive, sorted, hidden entries skipped).
+
+    Every non-directory entry with an image suffix is listed, regular file or not (see
+    the module docstring); directories with an image suffix that hold no image go to
+    ``skipped`` (one named ``x.jpg`` looks like an image, yet gives nothing).
+    """
+    out: list[Path] = []
+    suffixed: list[Path] = []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        suffixed.extend(Path(root) / d for d in dirs if d.lower().endswith(IMAGE_SUFFIXES))
         for name in sorted(files):
             if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
                 out.append(Path(root) / name)
+    if skipped is not None:
+        skipped.extend(d for d in suffixed if not any(d in p.parents for p in out))
     return out
 
 
@@ -85,16 +98,24 @@ class ImageFolder(Dataset):
         folders = sorted(
             p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
+        for p in sorted(root.iterdir()):
+            if p.name.lower().endswith(IMAGE_SUFFIXES) and not (
+                p.name.startswith(".") or p.is_dir()
+            ):
+                self.note_skipped(p.name, "beside the class folders: in no class")
         if not folders:
             raise DatasetError(
                 f"imagefolder: {root} has no class sub-folders; expected {root}/<class>/<image>.jpg"
             )
         self.mode, self.class_to_idx, self._categories = self._classes(folders)
         self.items: list[tuple[str, Path, int]] = []
+        dirs: list[Path] = []
         for folder in folders:
-            for path in find_images(root / folder):
+            for path in find_images(root / folder, dirs):
                 rel = path.relative_to(root).as_posix()
                 self.items.append((rel, path, self.class_to_idx[folder]))
+        for d in dirs:
+            self.note_skipped(d.relative_to(root).as_posix(), "a directory holding no image")
         if not self.items:
             raise DatasetError(
                 f"imagefolder: no images in the class folders of {root} "

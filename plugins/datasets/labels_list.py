@@ -13,7 +13,9 @@ folder of the list file (absolute paths are kept). Accepted layouts:
 
 Classes: ``num_classes`` when given, else the largest label + 1; categories are
 ``0..K-1`` named by their index. Everything is checked when the dataset is opened,
-and each problem names its line (CSV) or entry (JSON).
+and each problem names its line (CSV) or entry (JSON). A listed image that exists but
+is not a regular file (a FIFO, a device, a directory, a dangling symlink) is kept: its
+sample fails with the reason (``not a regular file (FIFO)``) without being opened.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,7 +178,7 @@ class LabelsList(Dataset):
             seen[sample_id] = where
             file = Path(image.strip()).expanduser()
             file = file if file.is_absolute() else base / file
-            if not file.is_file():
+            if not os.path.lexists(file):  # not a regular file: that image fails, see above
                 problems.append(f"{where}: image file {file} does not exist")
                 continue
             items.append((sample_id, file, label))

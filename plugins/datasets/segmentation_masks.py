@@ -5,6 +5,12 @@ constructed, so a missing mask is reported before any heavy work starts. How a m
 becomes class ids (palette indices, ``reduce_zero_label``, the ignore index) is decided
 by the ``segmentation`` task, which owns the target format; samples only carry
 ``{"mask": path, "ignore_index": int, "reduce_zero_label": bool}``.
+
+An image or mask entry that is not a regular file (a FIFO, a device, a dangling symlink)
+still pairs, and its sample fails with the reason (``mask masks/a.png: not a regular file
+(FIFO)``): nothing is opened before ``os.stat`` says it is a regular file. A directory
+with an image suffix is no image: it is listed by
+:meth:`~lossybench.dataset.Dataset.skipped`.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from PIL import Image, UnidentifiedImageError
 
 from lossybench import hookimpl
 from lossybench.dataset import Dataset, Sample
-from lossybench.errors import DatasetError
-from lossybench.image import IMAGE_SUFFIXES
+from lossybench.digest import sha256_file
+from lossybench.errors import DatasetError, ImageError
+from lossybench.image import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, file_problem, open_regular
 
 #: How many file names an error message shows before it only counts the rest.
 SHOW = 5
@@ -64,17 +71,23 @@ def _names(items: list[str]) -> str:
     return f"{shown}, … ({len(items)} in all)" if len(items) > SHOW else shown
 
 
-def _index(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    """stem → file for the files of ``folder`` with one of ``suffixes`` (case-insensitive).
+def _index(
+    folder: Path, suffixes: tuple[str, ...], skipped: list[Path] | None = None
+) -> dict[str, Path]:
+    """stem → entry for the entries of ``folder`` with one of ``suffixes`` (case-insensitive).
 
     Two files with one stem (``a.jpg`` and ``a.png``) would make the pairing ambiguous.
+    Entries that are not regular files are indexed too (their samples fail with the
+    reason); directories are not, and go to ``skipped``.
     """
     out: dict[str, Path] = {}
     clashes: list[str] = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith(".") or path.suffix.lower() not in suffixes:
             continue
-        if path.suffix.lower() not in suffixes:
+        if path.is_dir():
+            if skipped is not None:
+                skipped.append(path)
             continue
         if path.stem in out:
             clashes.append(f"{out[path.stem].name}/{path.name}")
@@ -102,14 +115,6 @@ def _pair(
     return [(stem, images[stem], masks[stem]) for stem in sorted(images)]
 
 
-def _sha256(path: Path) -> bytes:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.digest()
-
-
 class MaskDataset(Dataset):
     """Images paired with mask PNGs; subclasses find the pairs of their layout."""
 
@@ -133,7 +138,11 @@ class MaskDataset(Dataset):
         self.root = Path(location).expanduser()
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: no such directory")
+        #: directories with an image suffix met by ``_index`` (noted as skipped)
+        self._dirs: list[Path] = []
         self.pairs = self._find_pairs()
+        for d in self._dirs:
+            self.note_skipped(self._rel(d), "a directory, not an image file")
         if not self.pairs:
             raise DatasetError(f"{self.root}: no image/mask pairs found")
 
@@ -148,13 +157,21 @@ class MaskDataset(Dataset):
             "reduce_zero_label": self.reduce_zero_label,
         }
 
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.name
+
     def samples(self) -> Iterator[Sample]:
         for stem, image, mask in self.pairs:
+            problem = file_problem(mask, MAX_IMAGE_BYTES)
             yield Sample(
                 id=stem,
                 source=str(image),
                 target=self.target(mask),
                 meta={"target_files": [str(mask)]},
+                problem=None if problem is None else f"mask {self._rel(mask)}: {problem}",
             )
 
     def __len__(self) -> int:
@@ -192,7 +209,8 @@ class Ade20k(MaskDataset):
                     f"images/{split}/*.jpg and annotations/{split}/*.png under it "
                     "(ADEChallengeData2016), or a split folder holding images/ and annotations/"
                 )
-        return _pair(_index(images, IMAGE_SUFFIXES), _index(masks, (".png",)), images, masks)
+        return _pair(_index(images, IMAGE_SUFFIXES, self._dirs),
+                     _index(masks, (".png",), self._dirs), images, masks)
 
     def categories(self) -> list[dict[str, Any]]:
         return [{"id": i, "name": n} for i, n in enumerate(ADE20K_CLASSES)]
@@ -215,8 +233,8 @@ class Voc(MaskDataset):
                 f"{self.root}: not a VOC2012 layout; expected JPEGImages/, SegmentationClass/ "
                 "and ImageSets/Segmentation/val.txt under it"
             )
-        images = _index(image_dir, IMAGE_SUFFIXES)
-        masks = _index(mask_dir, (".png",))
+        images = _index(image_dir, IMAGE_SUFFIXES, self._dirs)
+        masks = _index(mask_dir, (".png",), self._dirs)
         split = self.settings["split"]
         listing = base / "ImageSets" / "Segmentation" / f"{split or 'val'}.txt"
         if not listing.is_file():
@@ -300,21 +318,25 @@ class GenericMasks(MaskDataset):
                 "DIR/images/* and DIR/masks/*.png with the same file stems"
             )
         self._read_config()
-        return _pair(_index(image_dir, IMAGE_SUFFIXES), _index(mask_dir, (".png",)),
-                     image_dir, mask_dir)
+        return _pair(_index(image_dir, IMAGE_SUFFIXES, self._dirs),
+                     _index(mask_dir, (".png",), self._dirs), image_dir, mask_dir)
 
     def _max_label(self) -> int:
         """Largest non-ignored class id over all masks (read as the task reads them)."""
         top = -1
         for stem, _, mask in self.pairs:
+            if file_problem(mask, MAX_IMAGE_BYTES) is not None:
+                continue  # not a regular file: its sample fails with the reason
             try:
-                with Image.open(mask) as img:
+                with open_regular(mask, MAX_IMAGE_BYTES) as fh, Image.open(fh) as img:
                     if img.mode not in ("P", "L", "1", "I;16", "I;16L", "I;16B", "I"):
                         raise DatasetError(
                             f"{mask}: mask has mode {img.mode}; colour-coded RGB masks are not "
                             "supported; convert to a palette (P) or greyscale (L) PNG"
                         )
                     values = np.unique(np.asarray(img).astype(np.int64))
+            except ImageError:
+                continue  # it changed since it was looked at: its sample fails
             except (OSError, UnidentifiedImageError) as exc:
                 raise DatasetError(f"{mask}: cannot read mask of {stem!r} ({exc})") from exc
             if self.reduce_zero_label:
@@ -335,7 +357,7 @@ class GenericMasks(MaskDataset):
 
     def _fingerprint_extra(self) -> bytes:
         path = self.root / self.CONFIG
-        return _sha256(path) if path.is_file() else b""
+        return bytes.fromhex(sha256_file(path)) if path.is_file() else b""
 
 
 @hookimpl

@@ -198,3 +198,71 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
             p = os.path.join(dirpath, f)
             out[os.path.relpath(p, root)] = Path(p).read_bytes()
     return out
+
+
+# -- mutations addressed by JSON path (the hostile corpus and the property tests) ----------
+def parse_path(path: str) -> list[str | int]:
+    """``$.codecs[0].settings["a key"]`` -> ``["codecs", 0, "settings", "a key"]``."""
+    import re
+
+    if not path.startswith("$"):
+        raise ValueError(f"a JSON path starts with $: {path!r}")
+    parts: list[str | int] = []
+    for m in re.finditer(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]',
+                         path[1:]):
+        name, index, quoted = m.groups()
+        parts.append(name if name is not None else int(index) if index is not None
+                     else json.loads(quoted))
+    return parts
+
+
+def _parent(doc: Any, parts: Sequence[str | int]) -> Any:
+    node = doc
+    for p in parts[:-1]:
+        node = node[p]
+    return node
+
+
+def mutate(doc: dict[str, Any], ops: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Apply ``[op, path, value?]`` edits: set, delete, insert (a list item or a new key),
+    and ``inflate`` (raise every metric by ``value``, capped at 1, summaries made to agree,
+    as a cheat who knows the rules would)."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    for op, path, *rest in ops:
+        parts = parse_path(path)
+        if op == "set":
+            _parent(doc, parts)[parts[-1]] = rest[0]
+        elif op == "delete":
+            del _parent(doc, parts)[parts[-1]]
+        elif op == "insert":
+            parent = _parent(doc, parts)
+            if isinstance(parent, list):
+                parent.insert(int(parts[-1]), rest[0])
+            else:
+                parent[parts[-1]] = rest[0]
+        elif op == "inflate":
+            for metrics in [doc["clean"]["metrics"],
+                            *[p["metrics"] for c in doc["codecs"] for p in c["points"]]]:
+                for k in metrics:
+                    metrics[k] = min(1.0, metrics[k] + rest[0])
+            refresh_summaries(doc)
+        else:
+            raise ValueError(f"unknown op {op!r}")
+    return doc
+
+
+def string_paths(node: Any, at: str = "$") -> list[str]:
+    """The JSON path of every string value in ``node``."""
+    out: list[str] = []
+    if isinstance(node, str):
+        out.append(at)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            key = f".{k}" if k.isidentifier() else "[" + json.dumps(k) + "]"
+            out += string_paths(v, at + key)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += string_paths(v, f"{at}[{i}]")
+    return out

@@ -7,9 +7,23 @@ import json
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
+from lossybench.engine.ratecontrol import (
+    DEFAULT_RATE_TOLERANCE,
+    MAX_TOLERANCE,
+    normalize_targets,
+    targets_note,
+    validate_targets,
+)
 from lossybench.engine.run.config import RunConfig
 from lossybench.errors import LossybenchError
 
@@ -30,12 +44,16 @@ class FinetuneConfig(BaseModel):
     val_dataset_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     task_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     codecs: list[str] = Field(min_length=1, description="NAME[:k=v,...]; trained on and scored")
-    bpp: list[float] | None = Field(default=None, description="training targets: a list")
+    bpp: list[float] | None = Field(
+        default=None, description="training targets: a list (sorted, each once)"
+    )
     bpp_range: tuple[float, float] | None = Field(
         default=None, description="training targets: log-uniform on [LO, HI]"
     )
     eval_bpp: list[float] | None = Field(
-        default=None, description="evaluation targets; default: the list, or LO, √(LO·HI), HI"
+        default=None,
+        description="evaluation targets (sorted, each once); default: the list, or LO, "
+        "√(LO·HI), HI",
     )
     clean_fraction: float = Field(default=0.25, ge=0.0, le=1.0)
     augment: Literal["none", "flip", "dihedral"] = Field(
@@ -93,7 +111,7 @@ class FinetuneConfig(BaseModel):
     eval_every: int = Field(default=0, ge=0)
     checkpoint_every: int = Field(default=50, ge=0)
     stop_after: int | None = Field(default=None, ge=0)
-    device: str = "cpu"
+    device: str = Field(default="auto", description="auto: cuda when available, else cpu")
     workers: int = Field(default=1, ge=0, le=256)
     threads: int | None = Field(
         default=None, ge=1, description="torch threads; None: the cores the workers leave"
@@ -101,24 +119,31 @@ class FinetuneConfig(BaseModel):
     seed: int = 0
     out: str = "finetune"
     cache: str | None = "default"
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("bpp", "eval_bpp")
+    @classmethod
+    def _targets(cls, v: list[float] | None) -> list[float] | None:
+        return normalize_targets(v) if v else v  # empty: refused below, with its name
+
+    @property
+    def notes(self) -> list[str]:
+        """What validation changed in the given data (targets sorted, repeats dropped)."""
+        return list(self._notes)
 
     @model_validator(mode="after")
     def _check(self) -> FinetuneConfig:
         if (self.bpp is None) == (self.bpp_range is None):
             raise ValueError("give training targets as bpp (a list) or bpp_range, exactly one")
-        if self.bpp is not None:
-            if not self.bpp:
-                raise ValueError("bpp list is empty")
-            validate_targets(self.bpp)
+        if self.bpp is not None and not self.bpp:
+            raise ValueError("bpp list is empty")
         if self.bpp_range is not None:
             lo, hi = self.bpp_range
             validate_targets([lo, hi])
             if not lo < hi:
                 raise ValueError(f"bpp_range needs LO < HI, got {lo:g}:{hi:g}")
-        if self.eval_bpp is not None:
-            if not self.eval_bpp:
-                raise ValueError("eval_bpp list is empty")
-            validate_targets(self.eval_bpp)
+        if self.eval_bpp is not None and not self.eval_bpp:
+            raise ValueError("eval_bpp list is empty")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give the training length as steps or epochs, exactly one")
         if self.max_clean_drop is not None and (self.holdout < 1) == (
@@ -150,7 +175,7 @@ class FinetuneConfig(BaseModel):
         if self.eval_bpp is not None:
             return list(self.eval_bpp)
         if self.bpp is not None:
-            return sorted(set(self.bpp))
+            return list(self.bpp)
         lo, hi = self.bpp_range  # type: ignore[misc]
         return [lo, float(f"{math.sqrt(lo * hi):.3g}"), hi]
 
@@ -169,7 +194,11 @@ class FinetuneConfig(BaseModel):
 def make_config(data: dict[str, Any], where: str = "options") -> FinetuneConfig:
     """A validated config, or a LossybenchError that lists every problem."""
     try:
-        return FinetuneConfig(**data)
+        cfg = FinetuneConfig(**data)
+        notes = (targets_note(data.get("bpp"), "bpp"),
+                 targets_note(data.get("eval_bpp"), "eval_bpp"))
+        cfg._notes = [n for n in notes if n]
+        return cfg
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}".replace("Value error, ", "")

@@ -10,20 +10,21 @@ from lossybench.engine.finetune.evaluate import summarize
 from lossybench.engine.finetune.resolve import Resolved
 from lossybench.engine.finetune.state import REPORT_FORMAT
 from lossybench.engine.finetune.train import parameter_counts
-from lossybench.engine.provenance import environment
+from lossybench.engine.provenance import environment, git_state
 
 
 def build_report(
     res: Resolved, before: dict[str, Any], after: dict[str, Any], progress: dict[str, Any],
     command: list[str], wall: float,
 ) -> dict[str, Any]:
-    import torch
-
     cfg, task = res.config, res.val_task
+    git = git_state()
     return {
         "format": REPORT_FORMAT,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "lossybench": __version__,
+        "lossybench_commit": git.get("commit"),
+        "lossybench_dirty": git.get("dirty"),
         "config_sha256": cfg.digest(),
         "task": {"name": task.name, "headline": task.headline, "metrics": list(task.metrics)},
         "base": res.model.info(),
@@ -52,8 +53,5 @@ def build_report(
         "eval_seconds": round(progress["eval_seconds"], 2),
         "wall_seconds": round(wall, 2),
         "config": cfg.model_dump(),
-        "environment": {
-            **environment(cfg.device, cfg.seed, command),
-            "threads": torch.get_num_threads(),
-        },
+        "environment": environment(cfg.device, cfg.seed, command),
     }

@@ -12,22 +12,30 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from lossybench.engine.ratecontrol import DEFAULT_RATE_TOLERANCE, MAX_TOLERANCE, validate_targets
+from lossybench.engine.ratecontrol import (
+    DEFAULT_RATE_TOLERANCE,
+    MAX_TOLERANCE,
+    normalize_targets,
+    targets_note,
+)
 from lossybench.errors import LossybenchError
 from lossybench.kits.cores import available_cores
+from lossybench.kits.device import AUTO
 
 DEFAULT_BPP = [0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 
 
-#: ``workers=None`` starts one codec process per available core, at most this many: codec
-#: work dominates most runs; inference uses every core besides (lossybench.run.set_threads).
-AUTO_WORKERS_MAX = 8
+def auto_workers(device: str = "cpu") -> int:
+    """Codec processes for ``workers=None``: one per available core, less one for the
+    process that feeds the GPU when ``device`` (already chosen, not ``auto``) is a GPU.
 
-
-def auto_workers() -> int:
-    return max(1, min(AUTO_WORKERS_MAX, available_cores()))
+    Codec work dominates most runs. CPU inference shares the cores with the workers (its
+    idle threads sleep, lossybench.engine.run.execute.set_threads); GPU inference needs one
+    core of its own to read, batch and copy. The count never changes a result."""
+    gpu = not str(device).startswith("cpu")
+    return max(1, available_cores() - (1 if gpu else 0))
 
 
 class RunConfig(BaseModel):
@@ -48,7 +56,9 @@ class RunConfig(BaseModel):
     codecs: list[str] = Field(
         default_factory=list, description="NAME[:k=v,...]; empty = every available codec"
     )
-    bpp: list[float] | None = None
+    bpp: list[float] | None = Field(
+        default=None, description="bit-rate targets: sorted, each once (given otherwise, noted)"
+    )
     quality: list[float] | None = None
     policy: Literal["floor", "nearest"] = "floor"
     rate_tolerance: float = Field(
@@ -59,13 +69,13 @@ class RunConfig(BaseModel):
         "target], nearest |bpp - target| <= tol·target; 0 = exact",
     )
     batch_size: int = Field(default=16, ge=1, le=4096)
-    device: str = "cpu"
+    device: str = Field(default=AUTO, description="auto: cuda when available, else cpu")
     workers: int | None = Field(
         default=None,
         ge=0,
         le=256,
-        description="codec worker processes; 0 = in-process; None = one per core, at most "
-        f"{AUTO_WORKERS_MAX}",
+        description="codec worker processes; 0 = in-process; None = one per available core, "
+        "less one when a GPU infers",
     )
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
@@ -75,6 +85,7 @@ class RunConfig(BaseModel):
         description="bitstream cache directory; 'default' = user cache; None = off",
     )
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("bpp")
     @classmethod
@@ -82,8 +93,13 @@ class RunConfig(BaseModel):
         if v is not None:
             if not v:
                 raise ValueError("bpp list is empty")
-            validate_targets(v)
+            return normalize_targets(v)
         return v
+
+    @property
+    def notes(self) -> list[str]:
+        """What validation changed in the given data (targets sorted, repeats dropped)."""
+        return list(self._notes)
 
     def points(self) -> tuple[str, list[float]]:
         if self.bpp is not None and self.quality is not None:
@@ -154,7 +170,10 @@ def result_config_data(config: dict[str, Any]) -> dict[str, Any]:
 
 def make_config(data: dict[str, Any], where: str = "options") -> RunConfig:
     try:
-        return RunConfig(**data)
+        cfg = RunConfig(**data)
+        note = targets_note(data.get("bpp"), "bpp")
+        cfg._notes = [note] if note else []
+        return cfg
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()

@@ -19,15 +19,16 @@ from lossybench.engine.run.config import auto_workers
 from lossybench.engine.run.records import RecordLog, image_records, write_records
 from lossybench.engine.run.resolve import Resolved
 from lossybench.engine.run.summary import build_result
-from lossybench.engine.workers import stream
+from lossybench.engine.workers import StreamStats, stream
 from lossybench.errors import DatasetError
 from lossybench.kits.cores import available_cores
+from lossybench.kits.device import choose_device
 
 
 def _stream(
-    res: Resolved, samples: list[Sample], workers: int
+    res: Resolved, samples: list[Sample], workers: int, stats: StreamStats | None = None
 ) -> Iterator[tuple[Sample, ImageWork]]:
-    return stream(samples, stage_of(res), workers)
+    return stream(samples, stage_of(res), workers, stats)
 
 
 def stage_of(res: Resolved) -> CodecStage:
@@ -54,13 +55,24 @@ def set_threads(workers: int | None = None) -> None:
 
 
 def execute(
-    res: Resolved, on_image: Callable[[str], None] | None = None, command: list[str] | None = None
+    res: Resolved,
+    on_image: Callable[[str], None] | None = None,
+    command: list[str] | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
+    stats: StreamStats | None = None,
 ) -> tuple[RunResult | None, Path]:
     """Run, resume or (under torchrun) run one shard; rank 0 returns the result.
+
+    A resumed run calls ``on_resume(done, total)`` (images of this rank already in the
+    records, and all of them) before anything else, so the caller can say so; then
+    ``on_image`` is called for each done image and each image finished now.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) each rank takes every N-th image, appends
     to its own shard JSONL, and rank 0 gathers the records, writes them in dataset
     order and builds the one result: identical to a single-process run.
+
+    ``stats``, when given, is filled with where the codec stream's time went (for
+    benchmarks: ``benchmarks/pipeline.py``; never part of the result).
     """
     from lossybench.engine import distributed
 
@@ -70,7 +82,8 @@ def execute(
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
-    workers = cfg.workers if cfg.workers is not None else auto_workers()
+    device = choose_device(cfg.device)
+    workers = cfg.workers if cfg.workers is not None else auto_workers(device)
     set_threads()
     start = time.perf_counter()
     out_dir = Path(cfg.out)
@@ -78,17 +91,19 @@ def execute(
     samples = list(res.dataset.samples())
     if not samples:
         raise DatasetError(f"dataset {cfg.dataset!r} has no images")
-    world = distributed.World.from_env(cfg.device)
+    world = distributed.World.from_env(device)
     mine = samples[world.rank :: world.size]
     shard = out_dir / (
         f"{name}.jsonl" if world.size == 1 else f"{name}.rank{world.rank}-of-{world.size}.jsonl"
     )
     log = RecordLog(shard, cfg.digest())
     todo = [s for s in mine if s.id not in log.done]
+    if on_resume and len(todo) < len(mine):
+        on_resume(len(mine) - len(todo), len(mine))
     for s in mine:
         if s.id in log.done and on_image:
             on_image(s.id)
-    for sample, work in _stream(res, todo, workers):
+    for sample, work in _stream(res, todo, workers, stats):
         for label, n in work.encodes.items():
             res.encodes[label] = res.encodes.get(label, 0) + n
         log.append_image(image_records(work, sample, res.task, res.model, cfg.batch_size))

@@ -15,6 +15,7 @@ from typing import Any
 
 from lossybench.dataset import Sample
 from lossybench.engine.codec_stage import ImageWork
+from lossybench.engine.ratecontrol import RATE_CONTROL
 from lossybench.errors import LossybenchError
 from lossybench.model import LoadedModel
 from lossybench.task import Task
@@ -41,7 +42,10 @@ class RecordLog:
 
     @staticmethod
     def header(digest: str) -> dict[str, Any]:
-        return {"lossybench_records": RECORDS_FORMAT, "config_sha256": digest}
+        # which rate control chose the settings: a run resumed under another one would mix
+        # answers of two searches (the config digest cannot tell them apart)
+        return {"lossybench_records": RECORDS_FORMAT, "config_sha256": digest,
+                "rate_control": RATE_CONTROL}
 
     def _load(self) -> None:
         lines = self.path.read_bytes().split(b"\n")
@@ -62,6 +66,12 @@ class RecordLog:
                     raise LossybenchError(
                         f"{self.path} holds records of a different configuration; "
                         "use another --out or --name, or delete it to start over"
+                    )
+                if obj.get("rate_control") != RATE_CONTROL:
+                    raise LossybenchError(
+                        f"{self.path} holds records whose settings an older rate control "
+                        "chose; resuming would mix two searches: use another --out or "
+                        "--name, or delete it to start over"
                     )
             else:
                 self.done.add(obj["image"])

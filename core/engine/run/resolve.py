@@ -7,6 +7,7 @@ The one resolution of lossybench: `bench finetune` builds on it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +38,27 @@ class Resolved:
     encodes: dict[str, int] = field(default_factory=dict)
     #: registered codecs left out of an all-codecs run because they are unavailable here
     skipped_codecs: list[str] = field(default_factory=list)
+    #: the registry the names were resolved in: results record each entry's plugin
+    registry: Registry | None = None
+
+
+def placed(cls: type[Codec], settings: dict[str, Any], device: str | None) -> dict[str, Any]:
+    """``settings`` plus the run's device for a codec that has a ``device`` placement
+    option the user left unset (a learned codec runs where the model runs)."""
+    if device is None or "device" in settings:
+        return settings
+    if any(o.name == "device" and o.placement for o in cls.options):
+        return {**settings, "device": device}
+    return settings
 
 
 def build_codecs(
-    specs: list[str] | None, reg: Registry, skipped: list[str] | None = None
+    specs: list[str] | None, reg: Registry, skipped: list[str] | None = None,
+    device: str | None = None,
 ) -> list[Codec]:
     """Instantiate codecs from ``NAME[:k=v,...]``; all *available* ones when none are named
-    (the names of unavailable ones are appended to ``skipped``, for the front end to say)."""
+    (the names of unavailable ones are appended to ``skipped``, for the front end to say).
+    ``device``: where codecs with a ``device`` placement option run unless told."""
     if not specs:
         out = []
         for name in reg.names("codecs"):
@@ -54,7 +69,7 @@ def build_codecs(
                 if skipped is not None:
                     skipped.append(name)
                 continue
-            out.append(cls())
+            out.append(cls(**placed(cls, {}, device)))
         return out
     codecs = []
     for text in specs:
@@ -62,7 +77,7 @@ def build_codecs(
         cls = reg.codec(spec.name)
         if not spec.settings:  # settings (e.g. checkpoint=PATH) may be what makes it available
             cls.check_available()
-        codecs.append(cls(**spec.settings))
+        codecs.append(cls(**placed(cls, spec.settings, device)))
     labels = [c.label for c in codecs]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
@@ -109,7 +124,18 @@ def open_task(
     limit: int | None = None,
 ) -> tuple[Dataset, Task, dict[str, Any]]:
     """The dataset (first ``limit`` images), the task over it and its prepared details."""
-    dataset: Dataset = open_dataset(spec, reg, dataset_options)
+    return task_on(open_dataset(spec, reg, dataset_options), task_cls, task_name, task_options,
+                   limit)
+
+
+def task_on(
+    dataset: Dataset,
+    task_cls: type[Task],
+    task_name: str,
+    task_options: dict[str, Any],
+    limit: int | None = None,
+) -> tuple[Dataset, Task, dict[str, Any]]:
+    """:func:`open_task` for a dataset already opened (or made by the Python API)."""
     if limit is not None:
         dataset = Subset(dataset, limit)
     if dataset.task is not None and dataset.task != task_name:
@@ -149,17 +175,56 @@ def resolve(cfg: RunConfig, reg: Registry, num_classes: int | None = None) -> Re
         task_cls, cfg.task, cfg.dataset, cfg.dataset_options, cfg.task_options, reg, cfg.limit
     )
     skipped: list[str] = []
-    codecs = build_codecs(cfg.codecs, reg, skipped)
+    codecs = build_codecs(cfg.codecs, reg, skipped, rank_device(cfg.device))
     if not codecs:
         raise OutOfRangeError("no codec available; see `bench list`")
-    if mode == "quality":
-        for c in codecs:
-            for q in points:
-                c.quality.validate(q)
+    check_settings(mode, points, codecs)
     ks = [k for k in (details.get("num_classes"), num_classes) if k]
     model = build_model(
         family_cls, model_name, cfg.task, cfg.weights, cfg.device, max(ks) if ks else None
     )
     return Resolved(
-        cfg, task, dataset, model, codecs, mode, points, details, skipped_codecs=skipped
+        cfg, task, dataset, model, codecs, mode, points, details, skipped_codecs=skipped,
+        registry=reg,
+    )
+
+
+def check_settings(mode: str, points: list[float], codecs: list[Codec]) -> None:
+    """In quality mode every setting must be valid for every codec (bpp targets are checked
+    by the configuration)."""
+    if mode == "quality":
+        for c in codecs:
+            for q in points:
+                c.quality.validate(q)
+
+
+def resolve_objects(
+    cfg: RunConfig,
+    reg: Registry,
+    dataset: Dataset,
+    make_model: Callable[[Task, dict[str, Any]], LoadedModel],
+    codecs: list[Codec] | None = None,
+) -> Resolved:
+    """:func:`resolve` for objects in hand (the Python API, ``lossybench.evaluate``).
+
+    ``dataset`` replaces opening ``cfg.dataset``; ``make_model(task, details)`` replaces a
+    model family (it sees the prepared task, e.g. its ``num_classes``); ``codecs``, when
+    given, replace building ``cfg.codecs`` from the registry. Everything else is checked
+    as :func:`resolve` checks it.
+    """
+    mode, points = cfg.points()
+    if mode == "quality" and not (codecs or cfg.codecs):
+        raise OutOfRangeError("--quality needs explicit --codec names (settings differ per codec)")
+    task_cls: type[Task] = reg.get("tasks", cfg.task).obj
+    dataset, task, details = task_on(dataset, task_cls, cfg.task, cfg.task_options, cfg.limit)
+    skipped: list[str] = []
+    built = list(codecs) if codecs else build_codecs(cfg.codecs, reg, skipped,
+                                                     rank_device(cfg.device))
+    if not built:
+        raise OutOfRangeError("no codec available; see `bench list`")
+    check_settings(mode, points, built)
+    model = make_model(task, details)
+    return Resolved(
+        cfg, task, dataset, model, built, mode, points, details, skipped_codecs=skipped,
+        registry=reg,
     )

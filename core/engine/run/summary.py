@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lossybench import __version__
 from lossybench.dataset import Sample
 from lossybench.engine.aggregate import area_under_curve, mean_std, relative_drop, robustness
-from lossybench.engine.provenance import environment, plugin_list
+from lossybench.engine.provenance import entry_origin, model_libraries, provenance
 from lossybench.engine.results import RunResult
 from lossybench.engine.run.config import auto_workers
 from lossybench.engine.run.resolve import Resolved
+from lossybench.kits.device import choose_device
+from lossybench.registry import get_registry
 from lossybench.task import Task
 
 
@@ -77,6 +78,7 @@ def build_result(
     samples: list[Sample],
 ) -> RunResult:
     cfg, task = res.config, res.task
+    reg = res.registry if res.registry is not None else get_registry()
     clean_recs = [r for r in records if r.get("codec") is None]
     clean_ok = [r["outcome"] for r in clean_recs if r.get("outcome") is not None]
     clean = task.aggregate(clean_ok) if clean_ok else {}
@@ -92,28 +94,39 @@ def build_result(
                 "quality": codec.quality.describe(),
                 "points": pts,
                 "summary": codec_summary(task, clean, pts, res.mode),
+                "plugin": entry_origin(reg, "codecs", codec.name, codec),
             }
         )
     digest = hashlib.sha256(jsonl.read_bytes()).hexdigest()
+    device = choose_device(cfg.device)  # where it ran: auto is recorded as chosen
+    made = provenance(reg, device, cfg.seed, command)
     data = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lossybench": {"version": __version__, "plugins": plugin_list()},
+        "lossybench": made["lossybench"],
         "task": {
             "name": task.name,
             "headline": task.headline,
             "metrics": list(task.metrics),
             "details": res.task_details,
+            "plugin": entry_origin(reg, "tasks", task.name, task),
         },
-        "model": res.model.info(),
-        "dataset": res.dataset.info(samples),
-        "environment": environment(cfg.device, cfg.seed, command),
+        "model": {
+            **res.model.info(),
+            "plugin": entry_origin(reg, "models", res.model.family),
+            "libraries": model_libraries(res.model) or None,
+        },
+        "dataset": {
+            **res.dataset.info(samples),
+            "plugin": entry_origin(reg, "datasets", res.dataset.name, res.dataset),
+        },
+        "environment": made["environment"],
         "settings": {
             "mode": res.mode,
             "points": res.points,
             "policy": cfg.policy,
             "rate_tolerance": cfg.rate_tolerance,
             "batch_size": cfg.batch_size,
-            "workers": cfg.workers if cfg.workers is not None else auto_workers(),
+            "workers": cfg.workers if cfg.workers is not None else auto_workers(device),
             "limit": cfg.limit,
         },
         "clean": {

@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import tempfile
+import unicodedata
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -152,6 +153,18 @@ def _digest(bits: bytes) -> bytes:
 _versions: dict[Definition, str] = {}
 
 
+#: a result stores the version line; longer ones are cut (results cap the field at 200)
+VERSION_CHARS = 200
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal colour codes and control or invisible characters (a
+    program's banner may carry them; a result must not: it is shown to people)."""
+    text = _ANSI.sub("", text)
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Zl", "Zp"))
+
+
 def _version_line(d: Definition) -> str:
     """First non-empty line of the version command's output (any exit status); cached."""
     if d not in _versions:
@@ -166,7 +179,7 @@ def _version_line(d: Definition) -> str:
                 out = b""
             text = out.decode("utf-8", errors="replace")
             line = next((s.strip() for s in text.splitlines() if s.strip()), "?")
-        _versions[d] = line
+        _versions[d] = printable(line)[:VERSION_CHARS] or "?"
     return _versions[d]
 
 

@@ -29,7 +29,7 @@ def describe_transforms(transform: Any, weights: Any, net: Any) -> dict[str, Any
             out[attr] = getattr(value, "value", value)
     inner = getattr(net, "transform", None)  # detection models resize and normalise inside
     if inner is not None:
-        out["model_transform"] = str(inner)
+        out["model_transform"] = " ".join(str(inner).split())  # one line: results refuse \n
         for attr in ("min_size", "max_size", "image_mean", "image_std", "fixed_size"):
             value = getattr(inner, attr, None)
             if value is not None:
