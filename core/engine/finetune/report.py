@@ -11,6 +11,7 @@ from lossybench.engine.finetune.resolve import Resolved
 from lossybench.engine.finetune.state import REPORT_FORMAT
 from lossybench.engine.finetune.train import parameter_counts
 from lossybench.engine.provenance import environment, git_state
+from lossybench.kits.device import choose_device
 
 
 def build_report(
@@ -53,5 +54,5 @@ def build_report(
         "eval_seconds": round(progress["eval_seconds"], 2),
         "wall_seconds": round(wall, 2),
         "config": cfg.model_dump(),
-        "environment": environment(cfg.device, cfg.seed, command),
+        "environment": environment(choose_device(cfg.device), cfg.seed, command),
     }

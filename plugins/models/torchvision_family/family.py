@@ -22,14 +22,15 @@ from lossybench.plugins.models.torchvision_family.pretrained import default_weig
 
 def describe_transforms(transform: Any, weights: Any, net: Any) -> dict[str, Any]:
     """JSON facts about preprocessing, for results: what the model actually saw."""
-    out: dict[str, Any] = {"transforms": str(transform), "from": str(weights)}
+    # one line each: results refuse control characters such as the newlines of a repr
+    out: dict[str, Any] = {"transforms": " ".join(str(transform).split()), "from": str(weights)}
     for attr in ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias"):
         value = getattr(transform, attr, None)
         if value is not None:
             out[attr] = getattr(value, "value", value)
     inner = getattr(net, "transform", None)  # detection models resize and normalise inside
     if inner is not None:
-        out["model_transform"] = " ".join(str(inner).split())  # one line: results refuse \n
+        out["model_transform"] = " ".join(str(inner).split())
         for attr in ("min_size", "max_size", "image_mean", "image_std", "fixed_size"):
             value = getattr(inner, attr, None)
             if value is not None:
