@@ -63,14 +63,14 @@ from lossybench.leaderboard.groundtruth_checks import (
     read_ground_truth,
     unregistered,
 )
-from lossybench.leaderboard.safejson import Limits, UnsafeInput, clean_text, loads, read_capped
+from lossybench.leaderboard.safejson import Limits, UnsafeInput, clean_text, loads
 from lossybench.leaderboard.storage import (
     INDEX_FILE,
-    MAX_BOARD_FILE,
     BoardError,
     commit,
     dump_json,
     locked,
+    read_indexed,
     read_json,
 )
 from lossybench.leaderboard.validate import Report, result_digest, validate_files
@@ -121,13 +121,7 @@ class Board:
         out = []
         for line in index.entries:
             path = self.root / line.file
-            try:
-                data = read_capped(path, MAX_BOARD_FILE, line.file)
-            except UnsafeInput as exc:
-                raise BoardError(f"{path}: {exc.message}; restore the board from git") from None
-            if hashlib.sha256(data).hexdigest() != line.sha256:
-                raise BoardError(f"{path} does not match the index (edited by hand?); "
-                                 "restore the board from git")
+            data = read_indexed(self.root, line.file, line.sha256)
             try:
                 entry = BoardEntry.model_validate(loads(data))
             except (ValidationError, UnsafeInput, ExceptionGroup) as exc:

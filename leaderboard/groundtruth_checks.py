@@ -11,7 +11,6 @@ on a dataset the board does not know is told what the board has instead.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from pydantic import ValidationError
 from lossybench.leaderboard.formats import Index, KnownDataset
 from lossybench.leaderboard.groundtruth import GroundTruth, needs_ground_truth, verify
 from lossybench.leaderboard.problems import Report
-from lossybench.leaderboard.safejson import UnsafeInput, clean_text, loads, read_capped
-from lossybench.leaderboard.storage import MAX_BOARD_FILE, BoardError
+from lossybench.leaderboard.safejson import UnsafeInput, clean_text, loads
+from lossybench.leaderboard.storage import BoardError, read_indexed
 
 
 def read_ground_truth(root: Path, known: KnownDataset) -> GroundTruth | None:
@@ -30,13 +29,7 @@ def read_ground_truth(root: Path, known: KnownDataset) -> GroundTruth | None:
     if ref is None:
         return None
     path = root / ref.file
-    try:
-        data = read_capped(path, MAX_BOARD_FILE, ref.file)
-    except UnsafeInput as exc:
-        raise BoardError(f"{path}: {exc.message}; restore the board from git") from None
-    if hashlib.sha256(data).hexdigest() != ref.sha256:
-        raise BoardError(f"{path} does not match the index (edited by hand?); "
-                         "restore the board from git")
+    data = read_indexed(root, ref.file, ref.sha256)
     try:
         gt = GroundTruth.model_validate(loads(data))
     except (ValidationError, UnsafeInput, ExceptionGroup):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -44,6 +45,19 @@ def read_json(path: Path) -> Any:
     except ExceptionGroup as group:
         first = group.exceptions[0]
         raise BoardError(f"{path}: {getattr(first, 'message', first)}") from None
+
+
+def read_indexed(root: Path, rel: str, sha256: str) -> bytes:
+    """The bytes of a board file the index names, refused unless they are the index's."""
+    path = root / rel
+    try:
+        data = read_capped(path, MAX_BOARD_FILE, rel)
+    except UnsafeInput as exc:
+        raise BoardError(f"{path}: {exc.message}; restore the board from git") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise BoardError(f"{path} does not match the index (edited by hand?); "
+                         "restore the board from git")
+    return data
 
 
 @contextlib.contextmanager
