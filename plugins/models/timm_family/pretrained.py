@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from lossybench.errors import ModelError
+from lossybench.kits.torch_hub import hub_checkpoint_dir
 from lossybench.model import WeightsInfo
 
 
@@ -70,11 +71,7 @@ class PretrainedSource:
     def torch_hub_path(self) -> Path | None:
         if not self.url:
             return None
-        import torch.hub
-
-        return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(
-            urlparse(self.url).path
-        )
+        return hub_checkpoint_dir() / os.path.basename(urlparse(self.url).path)
 
     def missing_message(self, model: str, reason: str) -> str:
         lines = [f"pretrained weights for timm:{model} ({self.tag}) are not on this machine "

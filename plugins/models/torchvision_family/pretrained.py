@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from lossybench.errors import ModelError
 from lossybench.kits.checkpoint import brief_error
+from lossybench.kits.torch_hub import hub_checkpoint_dir
 
 
 def default_weights(name: str) -> Any:
@@ -24,9 +25,7 @@ def default_weights(name: str) -> Any:
 
 def cache_path(weights: Any) -> Path:
     """Where torch.hub keeps (and torchvision reads) the file of a weights enum."""
-    import torch.hub
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+    return hub_checkpoint_dir() / os.path.basename(urlparse(weights.url).path)
 
 
 def ensure_cached(weights: Any) -> Path:
