@@ -64,3 +64,16 @@ def test_seed_configs_get_their_own_folder_and_seed() -> None:
     assert [c.out for c in three] == ["ft/seed-4", "ft/seed-5", "ft/seed-6"]
     assert len({c.digest() for c in three}) == 3  # each resumes on its own
     assert seed_configs(cfg, 1) == [cfg]
+
+
+def test_alpha_and_training_time_are_spread_too() -> None:
+    reports = [_report(s, 0.7, 0.68, 0.4, 0.55) for s in range(3)]
+    for r, alpha, secs in zip(reports, (1.0, 0.75, 0.5), (300.0, 330.0, 360.0), strict=True):
+        r["interpolation"] = {"alpha": alpha}
+        r["train"] = {"seconds": secs}
+    data = spread(reports)
+    assert data["alpha"]["mean"] == pytest.approx(0.75)
+    assert data["alpha"]["std"] == pytest.approx(0.25)
+    assert data["train_seconds"]["mean"] == pytest.approx(330.0)
+    # without --max-clean-drop there is no interpolation: nothing to average
+    assert spread([_report(0, 0.7, 0.6, 0.4, 0.5)])["alpha"]["n"] == 0

@@ -65,6 +65,9 @@ def seeds_table(data: dict[str, Any]) -> Any:
         t.add_column(col, justify="left" if col == "codec" else "right")
     t.add_row("clean", "-", pm(data["clean_before"]), pm(data["clean_after"]),
               pm(data["clean_change"], sign=True), "-")
+    alpha = data.get("alpha") or {"n": 0}
+    if alpha["n"]:
+        t.caption = f"weights interpolated towards the base: alpha {pm(alpha, scale=1.0)}"
     for r in data["points"]:
         t.add_row(r["codec"], f"{r['target']:g}", pm(r["before"]), pm(r["after"]),
                   "-", pm(r["recovered_fraction"]))

@@ -70,6 +70,9 @@ def spread(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "clean_after": mean_std([s["clean_after"] for s in summaries]),
         "clean_change": mean_std([s["clean_change"] for s in summaries]),
         "points": rows,
+        # The weights each seed saved: alpha < 1 when --max-clean-drop pulled them back.
+        "alpha": mean_std([(r.get("interpolation") or {}).get("alpha") for r in reports]),
+        "train_seconds": mean_std([r.get("train", {}).get("seconds") for r in reports]),
         "reports": [str(Path(r["config"]["out"]) / "finetune.json") for r in reports],
     }
 
