@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -163,6 +164,9 @@ class Codec(ABC):
     quality: ClassVar[QualityRange]
     options: ClassVar[tuple[CodecOption, ...]] = ()
     suffix: ClassVar[str] = ".bin"
+    #: True when :meth:`encode_batch` beats one :meth:`encode` per image (a network on a
+    #: GPU): the codec stage then encodes each group of images' first trials together
+    batches: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
         known = {o.name: o for o in self.options}
@@ -185,6 +189,11 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, bitstream: bytes) -> np.ndarray:
         """Reconstruct the (H, W, 3) uint8 RGB array from :meth:`encode`'s bytes."""
+
+    def encode_batch(self, images: Sequence[np.ndarray], quality: float) -> list[bytes]:
+        """:meth:`encode` of several images at one setting. Each result must be exactly the
+        bytes :meth:`encode` gives that image alone (batching never changes a result)."""
+        return [self.encode(image, quality) for image in images]
 
     @classmethod
     @abstractmethod

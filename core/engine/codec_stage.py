@@ -73,34 +73,63 @@ class CodecStage:
     #: False drops the original and decoded images once measured: a sweep needs only the
     #: numbers, and not shipping pixels back from workers saves the copies
     keep_pixels: bool = True
+    #: images per call when a codec batches (:attr:`Codec.batches`): their first trials
+    #: are encoded together (:mod:`lossybench.engine.codec_batch`); never changes a result
+    batch: int = 1
 
     def __call__(self, sample: Sample) -> ImageWork:
         return codec_stage(sample, self)
 
+    @property
+    def batching(self) -> bool:
+        """Whether images go through this stage in groups of :attr:`batch`."""
+        return self.batch > 1 and any(c.batches for c in self.codecs)
 
-def codec_stage(sample: Sample, stage: CodecStage) -> ImageWork:
+
+#: encodes made ahead for one image, per codec index: setting -> (bytes, seconds)
+Ahead = dict[int, dict[float, tuple[bytes, float]]]
+
+
+def read_image(sample: Sample) -> tuple[np.ndarray | None, str | None]:
+    """The sample's pixels, or why they cannot be read."""
+    try:
+        return sample.image(), None
+    except Exception as exc:
+        return None, describe(exc)
+
+
+def codec_stage(
+    sample: Sample,
+    stage: CodecStage,
+    read: tuple[np.ndarray | None, str | None] | None = None,
+    key: str | None = None,
+    ahead: Ahead | None = None,
+) -> ImageWork:
     """Compress and decode one image with every codec at every point; never raises.
 
     With a cache, rate tables and chosen bitstreams are read from and written to the
-    on-disk cache, so a repeated image encodes nothing.
+    on-disk cache, so a repeated image encodes nothing. ``read``, ``key`` and ``ahead``:
+    the pixels, cache key and encodes a group of images already made
+    (:func:`lossybench.engine.codec_batch.stage_group`).
     """
     codecs, mode, points, policy = stage.codecs, stage.mode, stage.points, stage.policy
     cache_root, with_ms_ssim, tolerance = stage.cache_root, stage.with_ms_ssim, stage.tolerance
-    try:
-        image = sample.image()
-    except Exception as exc:
-        return ImageWork(sample.id, None, error=describe(exc))
+    image, error = read if read is not None else read_image(sample)
+    if image is None:
+        return ImageWork(sample.id, None, error=error)
     h, w = image.shape[:2]
     work = ImageWork(sample.id, image, shape=image.shape)
     reference = MsSsimReference(image) if with_ms_ssim else None
     cache = CodecCache(cache_root) if cache_root is not None else None
-    key = image_key(image) if cache is not None else ""
-    for codec in codecs:
+    if cache is not None and key is None:
+        key = image_key(image)
+    for index, codec in enumerate(codecs):
+        made = dict((ahead or {}).get(index, {}))
         try:
             if mode == "bpp":
-                entry = cache.entry(key, codec) if cache is not None else None
+                entry = cache.entry(key or "", codec) if cache is not None else None
                 search = RateSearch(
-                    codec, image, policy=policy, cache=entry, tolerance=tolerance
+                    codec, image, policy=policy, cache=entry, tolerance=tolerance, ahead=made
                 )
                 chosen = [
                     (p.target, p.quality, p.bitstream, p.status, p.encode_seconds)
@@ -110,9 +139,14 @@ def codec_stage(sample: Sample, stage: CodecStage) -> ImageWork:
             else:
                 chosen = []
                 for q in points:
-                    start = time.perf_counter()
-                    bits = codec.encode(image, codec.quality.validate(q))
-                    chosen.append((q, q, bits, "ok", time.perf_counter() - start))
+                    setting = codec.quality.validate(q)
+                    if float(setting) in made:
+                        bits, seconds = made.pop(float(setting))
+                    else:
+                        start = time.perf_counter()
+                        bits = codec.encode(image, setting)
+                        seconds = time.perf_counter() - start
+                    chosen.append((q, q, bits, "ok", seconds))
                 work.encodes[codec.label] = len(points)
         except Exception as exc:
             msg = f"{w}x{h}: {describe(exc)}"

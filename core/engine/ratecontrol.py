@@ -156,6 +156,7 @@ class RateSearch:
         max_trials: int = 40,
         cache: CacheEntry | None = None,
         tolerance: float = 0.0,
+        ahead: dict[float, tuple[bytes, float]] | None = None,
     ) -> None:
         if policy not in ("floor", "nearest"):
             raise OutOfRangeError(f"rate policy must be 'floor' or 'nearest', not {policy!r}")
@@ -185,6 +186,8 @@ class RateSearch:
         # when the search asks for that setting, so it never changes the search's path
         self._memo: dict[float, int] = cache.table() if cache is not None else {}
         self._prior_ok = self._prior_log(0.0) is not None
+        # encodes made ahead, with other images (setting -> (bytes, seconds)): a memo too
+        self._ahead: dict[float, tuple[bytes, float]] = dict(ahead or {})
 
     # -- coordinate mapping ---------------------------------------------------------
     def quality_at(self, u: float) -> float:
@@ -228,6 +231,12 @@ class RateSearch:
 
     def _measure(self, u: float) -> Trial:
         quality = self.quality_at(u)
+        made = self._ahead.pop(float(quality), None)
+        if made is not None:
+            bits, seconds = made
+            self.encodes += 1
+            self._new[quality] = len(bits)
+            return Trial(quality, bits_per_pixel(bits, self.width, self.height), bits, seconds)
         nbytes = self._memo.get(float(quality))
         if nbytes is not None:
             return Trial(quality, bits_per_pixel(nbytes, self.width, self.height), None)
@@ -279,6 +288,21 @@ class RateSearch:
                 if self.cache.bitstream(p.quality, len(p.bitstream)) is None:
                     self.cache.put_bitstream(p.quality, p.bitstream)
         return [answers[t] for t in targets]
+
+    def first_setting(self, target: float) -> float:
+        """The setting ``target``'s path tries first. It is chosen before any trial is read
+        (priors and the image's size only), so a group of images can encode it together
+        (:mod:`lossybench.engine.codec_batch`) and hand it to their searches as a memo."""
+        saved, self.trials = self.trials, {}
+        try:
+            if self._prior_ok and self._guess(target) is None:
+                u = self._rung_u(target)
+            else:
+                u = self._propose(target, None, None, bisect=False)
+        finally:
+            self.trials = saved
+        u = float(min(max(u, 0.0), self.u_max))
+        return self.quality_at(float(round(u)) if self.discrete else u)
 
     def _point(self, target: float, u: float, status: Status) -> RatePoint:
         tr = self._bytes_of(u)

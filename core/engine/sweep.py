@@ -19,6 +19,7 @@ from typing import Any
 
 from lossybench.codec import Codec
 from lossybench.dataset import Sample
+from lossybench.engine.codec_batch import batch_for
 from lossybench.engine.codec_stage import CodecStage, ImageWork
 from lossybench.engine.metrics import finite_mean
 from lossybench.engine.provenance import entry_origin, provenance, sample_sha256
@@ -200,7 +201,7 @@ def run_sweep(
     )
     stage = CodecStage(
         codecs, mode, points, policy, cache_root, with_ms_ssim, result.rate_tolerance,
-        keep_pixels=False,
+        keep_pixels=False, batch=batch_for(codecs),
     )
     for sample, work in stream(samples, stage, workers):
         result.inputs.append({"image": sample.id, "sha256": sample_sha256(sample)})

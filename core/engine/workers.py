@@ -14,12 +14,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lossybench.dataset import Sample
+from lossybench.engine.codec_batch import GroupStage
 from lossybench.engine.codec_stage import CodecStage, ImageWork
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 
 @dataclass
@@ -84,10 +86,10 @@ def cpu_now() -> float:
 class Timed:
     """``stage`` that also returns the CPU seconds it took (picklable for the pool)."""
 
-    def __init__(self, stage: Callable[[Sample], ImageWork]) -> None:
+    def __init__(self, stage: Callable[[Any], Any]) -> None:
         self.stage = stage
 
-    def __call__(self, s: Sample) -> tuple[ImageWork, float]:
+    def __call__(self, s: Any) -> tuple[Any, float]:
         t0 = cpu_now()
         work = self.stage(s)
         return work, cpu_now() - t0
@@ -113,13 +115,14 @@ def stream(
     2×workers images in flight so memory stays flat (0 = in this process). ``stats``, when
     given, is filled in as the stream runs (:class:`StreamStats`)."""
     if stats is None:
-        yield from _stream(samples, stage, workers)
+        for s, (work, _cpu) in _timed(samples, stage, workers):
+            yield s, work
         return
     stats.workers = workers
     clock = time.perf_counter
     start = clock()
     try:
-        for s, (work, cpu) in _stream(samples, Timed(stage), workers, stats.events):
+        for s, (work, cpu) in _timed(samples, stage, workers, stats.events):
             stats.codec_cpu_s += cpu
             stats.images += 1
             given = clock()
@@ -130,10 +133,41 @@ def stream(
         stats.settle()
 
 
-def _stream(
-    samples: Iterable[Sample], stage: Callable[[Sample], T], workers: int,
+def _timed(
+    samples: Iterable[Sample], stage: CodecStage, workers: int,
     events: list[tuple[float, int]] | None = None,
-) -> Iterator[tuple[Sample, T]]:
+) -> Iterator[tuple[Sample, tuple[ImageWork, float]]]:
+    """Each sample with its work and CPU seconds; in groups of ``stage.batch`` images
+    when a codec batches (a group's CPU seconds are counted at its first image)."""
+    if not stage.batching:
+        yield from _stream(samples, Timed(stage), workers, events)
+        return
+    # a group per worker and one ready: every worker busy, the images in flight bounded
+    for chunk, (works, cpu) in _stream(
+        _chunks(samples, stage.batch), Timed(GroupStage(stage)), workers, events,
+        in_flight=workers + 1,
+    ):
+        for j, (s, work) in enumerate(zip(chunk, works, strict=True)):
+            yield s, (work, cpu if j == 0 else 0.0)
+
+
+def _chunks(samples: Iterable[Sample], size: int) -> Iterator[list[Sample]]:
+    chunk: list[Sample] = []
+    for s in samples:
+        chunk.append(s)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stream(
+    samples: Iterable[X], stage: Callable[[X], T], workers: int,
+    events: list[tuple[float, int]] | None = None, in_flight: int | None = None,
+) -> Iterator[tuple[X, T]]:
+    """``stage`` of each item in ``workers`` processes, in order, at most ``in_flight``
+    items submitted and not yet taken (default 2×workers)."""
     if workers <= 0:
         for s in samples:
             yield s, stage(s)
@@ -143,9 +177,9 @@ def _stream(
     with ProcessPoolExecutor(
         workers, mp_context=mp.get_context("spawn"), initializer=worker_init
     ) as pool:
-        pending: deque[tuple[Sample, Future[T]]] = deque()
+        pending: deque[tuple[X, Future[T]]] = deque()
 
-        def submit(s: Sample) -> None:
+        def submit(s: X) -> None:
             fut = pool.submit(stage, s)
             if events is not None:
                 events.append((time.perf_counter(), 1))
@@ -155,7 +189,7 @@ def _stream(
         it = iter(samples)
         for s in it:
             submit(s)
-            if len(pending) >= 2 * workers:
+            if len(pending) >= (in_flight or 2 * workers):
                 break
         while pending:
             s, fut = pending.popleft()

@@ -155,6 +155,7 @@ class NeuralCodec(Codec):
     latent_stride: ClassVar[int] = 64
     string_groups: ClassVar[int] = 2
     suffix = ".lbnc"
+    batches = True  # the analysis transform runs on a batch of same-size images
     options: ClassVar[tuple[CodecOption, ...]] = (
         CodecOption("device", "cpu", "where the network runs: cpu, cuda or cuda:N (the bits do "
                     "not depend on it; follows bench run --device unless set)", placement=True),

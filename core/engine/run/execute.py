@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lossybench.dataset import Sample
+from lossybench.engine.codec_batch import batch_for
 from lossybench.engine.codec_stage import CodecStage, ImageWork
 from lossybench.engine.results import RunResult
 from lossybench.engine.run.config import auto_workers
@@ -36,7 +37,7 @@ def stage_of(res: Resolved) -> CodecStage:
     cfg = res.config
     return CodecStage(
         res.codecs, res.mode, res.points, cfg.policy, cfg.cache_root(),
-        tolerance=cfg.rate_tolerance,
+        tolerance=cfg.rate_tolerance, batch=batch_for(res.codecs),
     )
 
 
