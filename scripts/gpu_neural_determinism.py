@@ -51,7 +51,8 @@ def main() -> None:
     batched_same = 0
     for level in levels:
         together = gpu.encode_batch(images, level)
-        batched_same += sum(cpu.encode(im, level) == b for im, b in zip(images, together))
+        pairs = zip(images, together, strict=True)
+        batched_same += sum(cpu.encode(im, level) == b for im, b in pairs)
     report = {"pairs": total, "identical_bitstreams": same, "max_pixel_difference": worst,
               "identical_batched_cuda_vs_cpu": batched_same,
               "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
