@@ -40,6 +40,7 @@ def test_spread_is_mean_and_sample_std() -> None:
     assert rec["values"] == pytest.approx([0.58, 0.54, 0.56])
     assert rec["mean"] == pytest.approx(0.56) and rec["std"] == pytest.approx(0.02)
     assert data["seeds"] == [0, 1, 2]
+    assert data["points"][0]["change"]["values"] == pytest.approx([0.174, 0.162, 0.168])
 
 
 def test_undefined_values_are_left_out_and_counted() -> None:

@@ -50,11 +50,12 @@ def seeds_table(data: dict[str, Any]) -> Any:
     """A rich table of ``bench finetune --seeds N``: every figure as mean ± std."""
     from rich.table import Table
 
-    def pm(cell: dict[str, Any], scale: float = 100.0, sign: bool = False) -> str:
+    def pm(cell: dict[str, Any], scale: float = 100.0, sign: bool = False,
+           digits: int = 1) -> str:
         if cell["mean"] is None:
             return "-"
-        mean = f"{scale * cell['mean']:+.1f}" if sign else f"{scale * cell['mean']:.1f}"
-        return mean if cell["std"] is None else f"{mean} ± {scale * cell['std']:.1f}"
+        mean = f"{scale * cell['mean']:{'+' if sign else ''}.{digits}f}"
+        return mean if cell["std"] is None else f"{mean} ± {scale * cell['std']:.{digits}f}"
 
     t = Table(
         title=f"Finetune over seeds {', '.join(map(str, data['seeds']))} — "
@@ -67,8 +68,9 @@ def seeds_table(data: dict[str, Any]) -> Any:
               pm(data["clean_change"], sign=True), "-")
     alpha = data.get("alpha") or {"n": 0}
     if alpha["n"]:
-        t.caption = f"weights interpolated towards the base: alpha {pm(alpha, scale=1.0)}"
+        t.caption = f"weights interpolated towards the base: alpha {pm(alpha, scale=1.0, digits=2)}"
     for r in data["points"]:
+        change = pm(r["change"], sign=True) if "change" in r else "-"
         t.add_row(r["codec"], f"{r['target']:g}", pm(r["before"]), pm(r["after"]),
-                  "-", pm(r["recovered_fraction"]))
+                  change, pm(r["recovered_fraction"]))
     return t

@@ -61,6 +61,10 @@ def spread(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "target": row["target"],
             **{key: mean_std([p[key] for p in per_seed])
                for key in ("bpp_mean", "before", "after", "drop", "recovered_fraction")},
+            "change": mean_std([
+                None if p["after"] is None or p["before"] is None else p["after"] - p["before"]
+                for p in per_seed
+            ]),
         })
     return {
         "format": SEEDS_FORMAT,
