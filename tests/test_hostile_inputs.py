@@ -177,6 +177,40 @@ def test_imagefolder_keeps_special_files_as_failing_samples_and_notes_what_it_sk
     ds.fingerprint()  # returns, without reading /dev/zero
 
 
+def test_imagefolder_lists_each_real_folder_once_through_symlink_loops(tmp_path):
+    """Two links back up per class used to list 2 photos ~2**40 times (a hang); a link to
+    another class folder filed its photos under two classes."""
+    root = tmp_path / "loops"
+    for cls, photo in (("cat", "chelsea"), ("dog", "astronaut")):
+        (root / cls).mkdir(parents=True)
+        shutil.copy(photo_path(photo), root / cls / "p.png")
+        os.symlink("..", root / cls / "up")
+        os.symlink("../..", root / cls / "top")
+    os.symlink("../dog", root / "cat" / "other")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(photo_path("chelsea"), outside / "q.png")
+    os.symlink(outside, root / "cat" / "more")  # a real folder reached once: kept
+    code = (
+        "import json, sys\n"
+        "from lossybench.plugins.datasets.imagefolder import ImageFolder\n"
+        "ds = ImageFolder(sys.argv[1])\n"
+        "print(json.dumps([[s.id for s in ds.samples()], ds.skipped()]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
+                         text=True, timeout=60, check=True)
+    ids, skipped = json.loads(out.stdout)
+    assert ids == ["cat/p.png", "cat/more/q.png", "dog/p.png"]
+    # cat/top leads out of the dataset to a folder not seen yet: walked, and whatever in
+    # it was listed already (the dataset itself, "elsewhere") is not listed again
+    assert sorted(e for e, _ in skipped) == ["cat/other", "cat/top/elsewhere",
+                                             "cat/top/loops", "cat/up", "dog/top", "dog/up"]
+    reasons = dict(skipped)
+    assert reasons["cat/other"].startswith("a link to a folder already listed (dog)")
+    assert reasons["dog/top"].startswith("a link to a folder already listed (outside)")
+    assert "(.)" in reasons["dog/up"] and "(.)" in reasons["cat/top/loops"]
+
+
 def test_masks_format_fails_the_sample_of_a_fifo_mask(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()

@@ -17,7 +17,9 @@ skipped. An entry with an image suffix that is not a regular file (a FIFO, a soc
 device, a dangling symlink) is kept: its sample fails with the reason (``not a regular
 file (FIFO)``), found by nothing but ``os.stat``. Directories with an image suffix that
 hold no image and images lying beside the class folders (in no class) are listed by
-:meth:`~lossybench.dataset.Dataset.skipped`, for the command to report.
+:meth:`~lossybench.dataset.Dataset.skipped`, for the command to report, as are links
+to folders already listed (a loop back up, or another class's folder): each real folder
+is walked once.
 """
 
 from __future__ import annotations
@@ -60,17 +62,37 @@ def read_class_index(path: Path) -> list[dict[str, Any]]:
     return sorted(cats, key=lambda c: c["id"])
 
 
-def find_images(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
+def find_images(
+    folder: Path,
+    skipped: list[Path] | None = None,
+    seen: set[str] | None = None,
+    repeated: list[Path] | None = None,
+) -> list[Path]:
     """Image entries under ``folder`` (recursive, sorted, hidden entries skipped).
 
     Every non-directory entry with an image suffix is listed, regular file or not (see
     the module docstring); directories with an image suffix that hold no image go to
-    ``skipped`` (one named ``x.jpg`` looks like an image, yet gives nothing).
+    ``skipped`` (one named ``x.jpg`` looks like an image, yet gives nothing). Symbolic
+    links to folders are followed, each real folder once: one already in ``seen`` (real
+    paths, shared across the class folders) — a link back up (a loop, which would list
+    the same images again and again) or to a folder listed elsewhere (its images would
+    be counted twice, maybe under another class) — goes to ``repeated`` instead.
     """
     out: list[Path] = []
     suffixed: list[Path] = []
+    seen = set() if seen is None else seen
+    seen.add(os.path.realpath(folder))
     for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(root, d))
+            if real in seen:
+                if repeated is not None:
+                    repeated.append(Path(root) / d)
+                continue
+            seen.add(real)
+            kept.append(d)
+        dirs[:] = kept
         suffixed.extend(Path(root) / d for d in dirs if d.lower().endswith(IMAGE_SUFFIXES))
         for name in sorted(files):
             if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
@@ -110,12 +132,26 @@ class ImageFolder(Dataset):
         self.mode, self.class_to_idx, self._categories = self._classes(folders)
         self.items: list[tuple[str, Path, int]] = []
         dirs: list[Path] = []
+        # the root and every class folder are listed as themselves: a link to one of
+        # them from inside a class is a loop or would file its images under two classes
+        seen = {os.path.realpath(p) for p in (root, *(root / f for f in folders))}
+        repeated: list[Path] = []
         for folder in folders:
-            for path in find_images(root / folder, dirs):
+            for path in find_images(root / folder, dirs, seen, repeated):
                 rel = path.relative_to(root).as_posix()
                 self.items.append((rel, path, self.class_to_idx[folder]))
         for d in dirs:
             self.note_skipped(d.relative_to(root).as_posix(), "a directory holding no image")
+        base = os.path.realpath(root)
+        for d in repeated:
+            real = os.path.realpath(d)
+            inside = real == base or real.startswith(base + os.sep)
+            where = Path(os.path.relpath(real, base)).as_posix() if inside else "outside"
+            self.note_skipped(
+                d.relative_to(root).as_posix(),
+                f"a link to a folder already listed ({where}): a loop or a duplicate, "
+                "its images are counted once",
+            )
         if not self.items:
             raise DatasetError(
                 f"imagefolder: no images in the class folders of {root} "
