@@ -139,7 +139,7 @@ def _timed(
 ) -> Iterator[tuple[Sample, tuple[ImageWork, float]]]:
     """Each sample with its work and CPU seconds; in groups of ``stage.batch`` images
     when a codec batches (a group's CPU seconds are counted at its first image)."""
-    if not stage.batching:
+    if not getattr(stage, "batching", False):  # any per-sample callable works too
         yield from _stream(samples, Timed(stage), workers, events)
         return
     # a group per worker and one ready: every worker busy, the images in flight bounded
