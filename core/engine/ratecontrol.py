@@ -295,9 +295,8 @@ class RateSearch:
         (:mod:`lossybench.engine.codec_batch`) and hand it to their searches as a memo."""
         saved, self.trials = self.trials, {}
         try:
-            if self._prior_ok and self._guess(target) is None:
-                u = self._rung_u(target)
-            else:
+            u = self._rung_start(target)
+            if u is None:  # the search loop's first proposal, made from no trials
                 u = self._propose(target, None, None, bisect=False)
         finally:
             self.trials = saved
@@ -323,8 +322,9 @@ class RateSearch:
 
     def _solve_one(self, target: float) -> RatePoint:
         streak: tuple[str, int] = ("", 0)  # which bracket side moved, how often in a row
-        if self._prior_ok and self._guess(target) is None:
-            self.trial(self._rung_u(target))  # targets near one rung share this encode
+        rung = self._rung_start(target)
+        if rung is not None:
+            self.trial(rung)  # targets near one rung share this encode
         for _ in range(self.max_trials):
             lo, hi = self.bracket(target)
             if hi is not None and hi <= 0.0:
@@ -416,6 +416,12 @@ class RateSearch:
         """The ladder's rung nearest ``target`` in log(bpp): where its search starts."""
         k = math.floor((math.log2(target) - RUNG_OFFSET_LOG2) / RUNG_RATIO_LOG2 + 0.5)
         return 2.0 ** (RUNG_RATIO_LOG2 * k + RUNG_OFFSET_LOG2)
+
+    def _rung_start(self, target: float) -> float | None:
+        """Where ``target``'s path starts when the prior leads it (no knob-given guess)."""
+        if self._prior_ok and self._guess(target) is None:
+            return self._rung_u(target)
+        return None
 
     def _rung_u(self, target: float) -> float:
         """The setting where the prior alone puts the target's rung (no trial read)."""

@@ -108,7 +108,7 @@ def worker_init() -> None:
 
 
 def stream(
-    samples: Iterable[Sample], stage: CodecStage, workers: int,
+    samples: Iterable[Sample], stage: Callable[[Sample], ImageWork], workers: int,
     stats: StreamStats | None = None,
 ) -> Iterator[tuple[Sample, ImageWork]]:
     """:class:`CodecStage` ``stage`` for each sample, in order; ``workers`` processes, at most
@@ -134,12 +134,12 @@ def stream(
 
 
 def _timed(
-    samples: Iterable[Sample], stage: CodecStage, workers: int,
+    samples: Iterable[Sample], stage: Callable[[Sample], ImageWork], workers: int,
     events: list[tuple[float, int]] | None = None,
 ) -> Iterator[tuple[Sample, tuple[ImageWork, float]]]:
     """Each sample with its work and CPU seconds; in groups of ``stage.batch`` images
     when a codec batches (a group's CPU seconds are counted at its first image)."""
-    if not getattr(stage, "batching", False):  # any per-sample callable works too
+    if not (isinstance(stage, CodecStage) and stage.batching):  # or any per-sample callable
         yield from _stream(samples, Timed(stage), workers, events)
         return
     # a group per worker and one ready: every worker busy, the images in flight bounded
