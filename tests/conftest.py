@@ -26,6 +26,18 @@ def registry():
     return load_registry()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For a module's duration, one torch thread: tests share 2 cores with other workers,
+    and one thread avoids oversubscription (``pytestmark = usefixtures(...)``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
     """Keep the bitstream cache out of the user's home, shared by the session's runs."""

@@ -21,13 +21,7 @@ from lossybench.engine.workers import StreamStats, stream  # noqa: E402
 from lossybench.plugins.codecs.jpeg import JpegCodec  # noqa: E402
 from lossybench.plugins.codecs.learned import LearnedHyperprior  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Counting(LearnedHyperprior):

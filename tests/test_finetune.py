@@ -597,12 +597,26 @@ def test_family_without_training_api_is_refused(data: Path, tmp_path: Path) -> N
         Frozen("frozen", "x", "classification", WeightsInfo("random")).trainable()
 
 
-def test_cli_help_and_a_bad_range(tmp_path: Path, data: Path) -> None:
-    def bench(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "lossybench", *args],
-                              capture_output=True, text=True, timeout=120,
-                              env={**__import__("os").environ, "COLUMNS": "200"})
+def bench(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m lossybench ARGS`` in a wide terminal, its output captured."""
+    return subprocess.run([sys.executable, "-m", "lossybench", *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**__import__("os").environ, "COLUMNS": "200"})
 
+
+def tiny_finetune(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Two steps of a random MobileNet on the labelled photos, through the CLI."""
+    return bench(
+        "finetune", "--task", "classification",
+        "--model", "torchvision:mobilenet_v3_small", "--weights", "random",
+        "--train-dataset", f"labels:{data / 'labels.csv'}",
+        "--val-dataset", f"labels:{data / 'labels.csv'}", "--task-option", "num_classes=1000",
+        "-c", "jpeg", "--bpp", "0.5", "--steps", "2", "--batch-size", "2",
+        "--workers", "0", "--out", str(out), *extra, timeout=600,
+    )
+
+
+def test_cli_help_and_a_bad_range(tmp_path: Path, data: Path) -> None:
     proc = bench("finetune", "--help")
     assert proc.returncode == 0 and "--bpp-range" in proc.stdout and "Examples" in proc.stdout
     proc = bench("finetune", "--task", "classification", "--model",
@@ -617,16 +631,7 @@ def test_cli_help_and_a_bad_range(tmp_path: Path, data: Path) -> None:
 def test_cli_trains_with_progress_and_writes_the_report(tmp_path: Path, data: Path) -> None:
     """The command end to end (progress bars, table, files), not just the library."""
     out = tmp_path / "cli-run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lossybench", "finetune", "--task", "classification",
-         "--model", "torchvision:mobilenet_v3_small", "--weights", "random",
-         "--train-dataset", f"labels:{data / 'labels.csv'}",
-         "--val-dataset", f"labels:{data / 'labels.csv'}", "--task-option", "num_classes=1000",
-         "-c", "jpeg", "--bpp", "0.5", "--steps", "2", "--batch-size", "2",
-         "--workers", "0", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
+    proc = tiny_finetune(data, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((out / "finetune.json").read_text())
     assert report["summary"]["headline"] == "top1" and (out / "model.pt").stat().st_size > 0
@@ -637,16 +642,7 @@ def test_cli_seeds_reports_the_spread(tmp_path: Path, data: Path) -> None:
     """--seeds 2: each seed in its own folder, seeds.json holds mean ± std of each figure
     computed from the two reports (checked here by hand)."""
     out = tmp_path / "seeds"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lossybench", "finetune", "--task", "classification",
-         "--model", "torchvision:mobilenet_v3_small", "--weights", "random",
-         "--train-dataset", f"labels:{data / 'labels.csv'}",
-         "--val-dataset", f"labels:{data / 'labels.csv'}", "--task-option", "num_classes=1000",
-         "-c", "jpeg", "--bpp", "0.5", "--steps", "2", "--batch-size", "2", "--seeds", "2",
-         "--seed", "3", "--workers", "0", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
+    proc = tiny_finetune(data, out, "--seeds", "2", "--seed", "3")
     assert proc.returncode == 0, proc.stderr[-2000:]
     reports = [json.loads((out / f"seed-{s}" / "finetune.json").read_text()) for s in (3, 4)]
     assert [r["config"]["seed"] for r in reports] == [3, 4]

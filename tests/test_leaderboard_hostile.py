@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from leaderboard_fixtures.factory import (
     DATASET_SHA,
+    board_holding_another_model,
     make_result,
     mutate,
     parse_path,
@@ -65,13 +66,8 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], st
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory, reg: Any) -> Path:
     """A default board that knows the dataset and already holds another model's entries."""
-    root = tmp_path_factory.mktemp("board") / "board"
-    b = Board(root)
-    b.init()
-    b.add_dataset("imagenet-samples", DATASET_SHA, 8)
-    other, _ = make_result(tmp_path_factory.mktemp("other"), "other", model="timm:other", n=8)
-    assert b.submit([other], reg, resamples=10).ok
-    return root
+    return board_holding_another_model(tmp_path_factory.mktemp("board") / "board",
+                                       tmp_path_factory.mktemp("other"), reg, resamples=10)
 
 
 @pytest.fixture(scope="module")

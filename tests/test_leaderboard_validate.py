@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from leaderboard_fixtures.factory import (
-    DATASET_SHA,
+    board_holding_another_model,
     make_result,
     refresh_summaries,
     snapshot,
@@ -60,14 +60,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory, reg: Any) -> Path:
     """A board that knows the dataset and already holds another model's entries."""
-    root = tmp_path_factory.mktemp("board") / "board"
-    b = Board(root)
-    b.init()
-    b.add_dataset("imagenet-samples", DATASET_SHA, 8)
-    other, _ = make_result(tmp_path_factory.mktemp("other"), "other", model="timm:other", n=8)
-    out = b.submit([other], reg, resamples=20)
-    assert out.ok, [p.line() for r in out.reports for p in r.problems]
-    return root
+    return board_holding_another_model(tmp_path_factory.mktemp("board") / "board",
+                                       tmp_path_factory.mktemp("other"), reg, resamples=20)
 
 
 # -- how cases are built ------------------------------------------------------------------

@@ -40,13 +40,7 @@ from lossybench.plugins.codecs import learned  # noqa: E402
 NAME = "lossybench-hyperprior"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tests share 2 cores with other workers; one thread avoids oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

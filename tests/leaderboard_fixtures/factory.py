@@ -96,6 +96,20 @@ def make_records(
     return records
 
 
+def board_holding_another_model(root: Path, scratch: Path, reg: Any, resamples: int) -> Path:
+    """A default board at ``root`` that knows the 8-image dataset and already holds
+    another model's entries (its result written under ``scratch``)."""
+    from lossybench.leaderboard.board import Board
+
+    b = Board(root)
+    b.init()
+    b.add_dataset("imagenet-samples", DATASET_SHA, 8)
+    other, _ = make_result(scratch, "other", model="timm:other", n=8)
+    out = b.submit([other], reg, resamples=resamples)
+    assert out.ok, [p.line() for r in out.reports for p in r.problems]
+    return root
+
+
 def make_result(
     out: Path, stem: str = "run", *, model: str = "timm:toy_net", weights: str | None = None,
     codecs: dict[str, float] | None = None, points: Sequence[float] = POINTS, n: int = 20,
